@@ -50,8 +50,12 @@ class DatabaseConfig:
             if parts.netloc:
                 path = "/" + parts.netloc + path
             if not path or path == "/":
-                raise DatabaseURLError(f"{url!r}: a sqlite URL needs a file path, e.g. sqlite:///x.db")
-            return cls(url=url, engine="sqlite", path=Path(path[1:] if path.startswith("//") else path))
+                raise DatabaseURLError(
+                    f"{url!r}: a sqlite URL needs a file path, e.g. sqlite:///x.db"
+                )
+            return cls(
+                url=url, engine="sqlite", path=Path(path[1:] if path.startswith("//") else path)
+            )
         if parts.scheme in ("postgresql", "postgres"):
             query = parse_qs(parts.query)
             schema = query.get("schema", ["public"])[0]

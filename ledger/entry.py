@@ -54,7 +54,7 @@ _decoder = msgspec.json.Decoder(Entry)
 
 
 def format_time(moment: datetime) -> str:
-    """Format an aware datetime as RFC 3339 UTC with microseconds, e.g. 2026-01-02T03:04:05.000006Z."""
+    """Format an aware datetime as RFC 3339 UTC with microseconds (2026-01-02T03:04:05.000006Z)."""
     if moment.tzinfo is None:
         raise EntryError("entry time must be timezone-aware")
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -187,7 +187,9 @@ class EventStore:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def read_stream(self, stream: str, *, after: int = 0, limit: int | None = None) -> list[StoredEntry]:
+    def read_stream(
+        self, stream: str, *, after: int = 0, limit: int | None = None
+    ) -> list[StoredEntry]:
         """Return the stream's entries with sequence numbers above ``after``, in order."""
         check_stream_id(stream)
         events = self.recorder.select_events(stream, gt=after or None, limit=limit)

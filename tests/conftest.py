@@ -25,7 +25,9 @@ SOFTHSM_MODULE_CANDIDATES = (
     "/usr/local/lib/softhsm/libsofthsm2.so",
 )
 
-POSTGRES_URL = os.environ.get("CARBONLEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "CARBONLEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +56,8 @@ def _softhsm_module() -> str | None:
 
 @pytest.fixture(scope="session")
 def softhsm_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHSMToken]:
-    """One SoftHSM2 token in a temporary directory. PKCS#11 modules read their configuration once per
+    """One SoftHSM2 token in a temporary directory. PKCS#11 modules read their configuration once
+    per
     process, so the token is made once per session and tests use distinct key labels."""
     module = _softhsm_module()
     util = shutil.which("softhsm2-util")
@@ -71,8 +74,17 @@ def softhsm_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHSMT
     os.environ["SOFTHSM2_CONF"] = str(conf)
     token = SoftHSMToken(module=module, label="carbonledger-test", pin="1234", so_pin="5678")
     subprocess.run(
-        [util, "--init-token", "--free", "--label", token.label, "--pin", token.pin,
-         "--so-pin", token.so_pin],
+        [
+            util,
+            "--init-token",
+            "--free",
+            "--label",
+            token.label,
+            "--pin",
+            token.pin,
+            "--so-pin",
+            token.so_pin,
+        ],
         check=True,
         capture_output=True,
     )
@@ -92,7 +104,7 @@ def _postgres_answers(url: str) -> bool:
 
 @pytest.fixture(scope="session")
 def postgres_server_url() -> str:
-    """The PostgreSQL server URL; outside CI the tests skip when no server answers, in CI they fail."""
+    """Outside CI the tests skip when no server answers; in CI they fail."""
     if not _postgres_answers(POSTGRES_URL):
         if IN_CI:
             pytest.fail(f"PostgreSQL does not answer at {POSTGRES_URL}")
@@ -157,8 +169,9 @@ class LiveServer:
         self.port = sock.getsockname()[1]
         sock.close()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

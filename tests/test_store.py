@@ -16,13 +16,20 @@ from ledger.store import EventStore, NewEvent, StreamConflict
 def test_entry_bytes_are_exact_and_chained(database_url: str) -> None:
     store = EventStore(database_url)
     try:
-        first, second = store.append([
-            NewEvent("meter/A-1", "test.reading/v1", {"quantity": Decimal("1.250"), "unit": "kWh"},
-                     evidence="OCMF|{\"RV\":1.606848e7}|{\"SD\":\"00\"}"),
-            NewEvent("meter/A-1", "test.reading/v1", {"quantity": "2", "unit": "kWh"}),
-        ])
-        assert first.data.startswith(b'{"format":1,"type":"test.reading/v1","stream":"meter/A-1",'
-                                     b'"seq":1,"time":"')
+        first, second = store.append(
+            [
+                NewEvent(
+                    "meter/A-1",
+                    "test.reading/v1",
+                    {"quantity": Decimal("1.250"), "unit": "kWh"},
+                    evidence='OCMF|{"RV":1.606848e7}|{"SD":"00"}',
+                ),
+                NewEvent("meter/A-1", "test.reading/v1", {"quantity": "2", "unit": "kWh"}),
+            ]
+        )
+        assert first.data.startswith(
+            b'{"format":1,"type":"test.reading/v1","stream":"meter/A-1","seq":1,"time":"'
+        )
         assert b'"body":{"quantity":"1.250","unit":"kWh"}' in first.data
         assert first.data.endswith(b',"evidence":"OCMF|{\\"RV\\":1.606848e7}|{\\"SD\\":\\"00\\"}"}')
         assert decode_entry(first.data).prev is None

@@ -1,0 +1,55 @@
+"""The integration loop: keeps the log caught up with the event store and signs checkpoints."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from ledger.log import IntegratorConflict, Log
+
+log = logging.getLogger("carbonledger.integrator")
+
+
+class IntegratorLoop:
+    """Runs in a thread: integrates new events as they arrive (polling every ``poll`` seconds when
+    idle) and signs a checkpoint when the tree grew, at most once per checkpoint interval."""
+
+    def __init__(self, log_: Log, *, poll: float = 0.05, batch: int = 10_000) -> None:
+        self.log = log_
+        self.poll = poll
+        self.batch = batch
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: Exception | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="integrator", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def step(self) -> int:
+        """Integrate one batch and sign a checkpoint if one is due; return events integrated."""
+        try:
+            count = self.log.integrate(self.batch)
+        except IntegratorConflict:
+            return 0
+        if self.log.signer is not None:
+            self.log.sign_checkpoint()
+        return count
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                count = self.step()
+                self.last_error = None
+            except Exception as exc:  # keep serving; report and retry
+                self.last_error = exc
+                log.exception("integration failed; retrying")
+                count = 0
+                self._stop.wait(1.0)
+            if count < self.batch:
+                self._stop.wait(self.poll)
