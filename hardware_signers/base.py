@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 
-class Algorithm(str, Enum):
+class Algorithm(StrEnum):
     """Signature algorithms carbonledger signs with. ECDSA signatures are DER-encoded."""
 
     ED25519 = "ed25519"
@@ -23,8 +23,8 @@ class Signer(Protocol):
       backends, so the same key gets the same id wherever it is held.
     - ``public_key_raw``: Ed25519: the 32-byte key; ECDSA: the uncompressed SEC1 point (0x04||X||Y).
     - ``public_key_spki``: DER SubjectPublicKeyInfo.
-    - ``sign(message)``: Ed25519: the 64-byte signature of ``message``; ECDSA: the DER signature over
-      the algorithm's hash of ``message``.
+    - ``sign(message)``: Ed25519: the 64-byte signature of ``message``; ECDSA: the DER signature
+      over the algorithm's hash of ``message``.
     """
 
     @property

@@ -57,7 +57,7 @@ def format_time(moment: datetime) -> str:
     """Format an aware datetime as RFC 3339 UTC with microseconds (2026-01-02T03:04:05.000006Z)."""
     if moment.tzinfo is None:
         raise EntryError("entry time must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def check_stream_id(stream: str) -> str:

@@ -110,13 +110,17 @@ class EventStore:
         """
         if not events:
             return []
-        heads = self._heads_for({event.stream for event in events})
-        now = self.clock()
+        streams = {event.stream for event in events}
+        for stream in streams:
+            check_stream_id(stream)
+        heads = self._heads_for(streams)
+        now = format_time(self.clock())
+        checked_types: set[str] = set()
         stored: list[StoredEvent] = []
         entries: list[StoredEntry] = []
         for event in events:
-            check_stream_id(event.stream)
-            check_event_type(event.type)
+            if event.type not in checked_types:
+                checked_types.add(check_event_type(event.type))
             seq, prev = heads.get(event.stream, (0, None))
             if event.expected_seq is not None and event.expected_seq != seq:
                 raise StreamConflict(
@@ -130,7 +134,7 @@ class EventStore:
                 stream=event.stream,
                 seq=seq + 1,
                 prev=None if prev is None else b64(prev),
-                time=format_time(event.time or now),
+                time=now if event.time is None else format_time(event.time),
                 body=event.body,
                 evidence=event.evidence,
             )
@@ -174,7 +178,6 @@ class EventStore:
                 else:
                     heads[stream] = head
         for stream in missing:
-            check_stream_id(stream)
             last = self.recorder.select_events(stream, desc=True, limit=1)
             if last:
                 heads[stream] = (last[0].originator_version, leaf_hash(last[0].state))
