@@ -90,6 +90,7 @@ def _audit(
                 f"the log has {size} leaves but the event store holds only {index} events"
             )
         stored_leaves = _stored_leaves(log, index, len(notifications))
+        indexed = log.leaf_indexes([leaf_hash(n.state) for n in notifications])
         for note in notifications:
             data = note.state
             digest = leaf_hash(data)
@@ -109,8 +110,14 @@ def _audit(
             if entry.prev != (None if prev is None else b64(prev)):
                 raise _Mismatch(f"{where}: prev does not match the stream's previous entry hash")
             heads[entry.stream] = (entry.seq, digest)
-            if stored_leaves.get(index) != digest:
+            if indexed.get(digest) != index:
                 raise _Mismatch(f"{where}: the log's leaf hash does not match the entry bytes")
+            if stored_leaves.get(index) != digest:
+                n = index // TILE_WIDTH
+                tile = Tile(0, n, min(TILE_WIDTH, size - n * TILE_WIDTH))
+                raise _Mismatch(
+                    f"{tile.path}: hash {index % TILE_WIDTH} does not match entry {index}"
+                )
             builder.append(digest)
             bundle.append(data)
             index += 1
@@ -140,12 +147,15 @@ def _audit(
 
 
 def _stored_leaves(log: Log, start: int, count: int) -> dict[int, bytes]:
-    with log.db.transaction() as cur:
-        rows = cur.execute(
-            "SELECT idx, leaf_hash FROM log_leaves WHERE idx >= ? AND idx < ?",
-            (start, start + count),
-        ).fetchall()
-    return {int(idx): bytes(digest) for idx, digest in rows}
+    """The log's leaf hashes for [start, start+count), as its level-0 tiles hold them."""
+    hashes: dict[int, bytes] = {}
+    for n in range(start // TILE_WIDTH, (start + count - 1) // TILE_WIDTH + 1):
+        width = min(TILE_WIDTH, start + count - n * TILE_WIDTH)
+        data = log.tile(0, n, width) or b""
+        for i in range(len(data) // 32):
+            if start <= n * TILE_WIDTH + i:
+                hashes[n * TILE_WIDTH + i] = data[i * 32 : i * 32 + 32]
+    return hashes
 
 
 def _check_tile(log: Log, tile: Tile, expected: bytes, counts: dict[str, int]) -> None:

@@ -68,12 +68,10 @@ SCHEMA = (
     " n BIGINT NOT NULL,"
     " data {blob} NOT NULL,"
     " PRIMARY KEY (level, n))",
+    # Finds a leaf's index from its hash; level-0 tiles map the other way.
     "CREATE TABLE IF NOT EXISTS log_leaves ("
-    " idx BIGINT PRIMARY KEY,"
-    " leaf_hash {blob} NOT NULL UNIQUE,"
-    " stream TEXT NOT NULL,"
-    " seq BIGINT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS log_leaves_stream ON log_leaves (stream, seq)",
+    " leaf_hash {blob} PRIMARY KEY,"
+    " idx BIGINT NOT NULL){without_rowid}",
     "CREATE TABLE IF NOT EXISTS log_checkpoints ("
     " size BIGINT PRIMARY KEY,"
     " note {blob} NOT NULL,"
@@ -90,12 +88,16 @@ UPSERT_TILE = (
 
 def create_log_tables(db: Database) -> None:
     """Create the log's tables if they do not exist yet."""
-    blob = "BLOB" if db.engine == "sqlite" else "BYTEA"
+    sqlite = db.engine == "sqlite"
+    types = {
+        "blob": "BLOB" if sqlite else "BYTEA",
+        "without_rowid": " WITHOUT ROWID" if sqlite else "",
+    }
     with db.transaction(write=True) as cur:
-        if db.engine == "postgresql":  # serialise concurrent first opens of one schema
+        if not sqlite:  # serialise concurrent first opens of one schema
             cur.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")
         for statement in SCHEMA:
-            cur.execute(statement.format(blob=blob))
+            cur.execute(statement.format(**types))
 
 
 class _StoredTiles:
@@ -212,7 +214,7 @@ class Log:
             index = builder.size
             digest = leaf_hash(note.state)
             builder.append(digest)
-            leaves.append((index, digest, str(note.originator_id), note.originator_version))
+            leaves.append((digest, index))
             bundle.append(note.state)
             if len(bundle) == TILE_WIDTH:
                 changed_bundles[index // TILE_WIDTH] = encode_entry_bundle(bundle)
@@ -234,9 +236,7 @@ class Log:
                 [(t.level, t.n, data) for t, data in tiles.items()]
                 + [(ENTRIES, n, data) for n, data in changed_bundles.items()],
             )
-            cur.executemany(
-                "INSERT INTO log_leaves (idx, leaf_hash, stream, seq) VALUES (?, ?, ?, ?)", leaves
-            )
+            cur.executemany("INSERT INTO log_leaves (leaf_hash, idx) VALUES (?, ?)", leaves)
         self._last_notification_id = new_nid
         return len(notifications)
 
@@ -349,21 +349,26 @@ class Log:
             ).fetchone()
         return None if row is None else int(row[0])
 
-    def stream_indexes(self, stream: str) -> dict[int, int]:
-        """Return {sequence number: leaf index} for the stream's integrated entries."""
+    def leaf_indexes(self, digests: Sequence[bytes]) -> dict[bytes, int]:
+        """Return {leaf hash: index} for those of the given leaf hashes that are in the log."""
+        found: dict[bytes, int] = {}
+        unique = list(dict.fromkeys(digests))
         with self.db.transaction() as cur:
-            rows = cur.execute(
-                "SELECT seq, idx FROM log_leaves WHERE stream = ? ORDER BY seq", (stream,)
-            ).fetchall()
-        return {int(seq): int(idx) for seq, idx in rows}
+            for start in range(0, len(unique), 500):
+                chunk = unique[start : start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                for digest, idx in cur.execute(
+                    f"SELECT leaf_hash, idx FROM log_leaves WHERE leaf_hash IN ({marks})", chunk
+                ).fetchall():
+                    found[bytes(digest)] = int(idx)
+        return found
 
     def index_of(self, stream: str, seq: int) -> int | None:
         """Return the leaf index of a stream's entry, or None while it is not integrated."""
-        with self.db.transaction() as cur:
-            row = cur.execute(
-                "SELECT idx FROM log_leaves WHERE stream = ? AND seq = ?", (stream, seq)
-            ).fetchone()
-        return None if row is None else int(row[0])
+        entries = self.store.read_stream(stream, after=seq - 1, limit=1)
+        if not entries or entries[0].seq != seq:
+            return None
+        return self.leaf_index(entries[0].leaf_hash)
 
     def tile(self, level: int, n: int, width: int) -> bytes | None:
         """Return the bytes of a hash tile or entry bundle of the given width, or None when the log

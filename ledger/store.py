@@ -218,16 +218,16 @@ class EventStore:
 
 def _make_recorder(config: DatabaseConfig) -> ApplicationRecorder:
     if config.engine == "sqlite":
-        from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+        from eventsourcing.sqlite import SQLiteDatastore
 
         assert config.path is not None
         config.path.parent.mkdir(parents=True, exist_ok=True)
         datastore = SQLiteDatastore(
             db_name=str(config.path), originator_id_type="text", lock_timeout=30
         )
-        recorder: ApplicationRecorder = SQLiteApplicationRecorder(datastore)
+        recorder: ApplicationRecorder = _sqlite_recorder_class()(datastore)
     else:
-        from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+        from eventsourcing.postgres import PostgresDatastore
 
         _ensure_schema(config)
         datastore_pg = PostgresDatastore(
@@ -241,9 +241,65 @@ def _make_recorder(config: DatabaseConfig) -> ApplicationRecorder:
             pool_size=4,
             max_overflow=4,
         )
-        recorder = PostgresApplicationRecorder(datastore_pg)
+        recorder = _postgres_recorder_class()(datastore_pg)
     _create_tables(recorder)
     return recorder
+
+
+def _sqlite_recorder_class() -> type[ApplicationRecorder]:
+    from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+
+    class BatchSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+        """The library's SQLite recorder, inserting a batch with one executemany (the library
+        executes row by row to collect row ids, which the ledger does not need)."""
+
+        def _insert_events(
+            self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
+        ) -> Sequence[int] | None:
+            c.executemany(
+                self.insert_events_statement,
+                [(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events],
+            )
+            return None
+
+    return BatchSQLiteApplicationRecorder
+
+
+def _postgres_recorder_class() -> type[ApplicationRecorder]:
+    from eventsourcing.postgres import PostgresApplicationRecorder
+    from psycopg.sql import SQL, Identifier
+
+    class BatchPostgresApplicationRecorder(PostgresApplicationRecorder):
+        """The library's PostgreSQL recorder (same table, same EXCLUSIVE table lock so that
+        notification ids commit in order, same NOTIFY), inserting a batch as four parallel arrays
+        in binary instead of an array of composite values dumped as text, which costs more Python
+        time per event than the database spends on it."""
+
+        def _insert_stored_events(
+            self, curs: Any, stored_events: Sequence[StoredEvent], **_: Any
+        ) -> None:
+            self._lock_table(curs)
+            self._notify_channel(curs)
+            curs.execute(
+                SQL(
+                    "INSERT INTO {schema}.{table} "
+                    "(originator_id, originator_version, topic, state) "
+                    "SELECT * FROM unnest(%b::text[], %b::bigint[], %b::text[], %b::bytea[]) "
+                    "RETURNING notification_id"
+                ).format(
+                    schema=Identifier(self.datastore.schema),
+                    table=Identifier(self.events_table_name),
+                ),
+                (
+                    [str(e.originator_id) for e in stored_events],
+                    [e.originator_version for e in stored_events],
+                    [e.topic for e in stored_events],
+                    [e.state for e in stored_events],
+                ),
+                binary=True,
+            )
+
+    return BatchPostgresApplicationRecorder
 
 
 def _create_tables(recorder: ApplicationRecorder, attempts: int = 5) -> None:
