@@ -31,3 +31,43 @@ class UnsupportedAlgorithm(EvidenceError):
 
 class InvalidCreditCode(DomainError, ValueError):
     """A unified social credit code (GB 32100-2015) is malformed or its check character is wrong."""
+
+
+class RequestError(DomainError, ValueError):
+    """A request to the domain is malformed: a missing or invalid field, an unknown kind."""
+
+
+class NotFound(DomainError, LookupError):
+    """The account, meter, reporter or methodology named does not exist."""
+
+
+class AlreadyExists(DomainError):
+    """The account, meter or reporter is already enrolled."""
+
+
+class ReadingRefused(DomainError):
+    """A signed reading was refused by a rule. ``reason`` is a short machine-readable slug:
+    unknown-meter, bad-signature, key-not-valid, revoked-key, replay, register-backwards,
+    malformed, wrong-unit."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class AlreadyClaimed(DomainError):
+    """A claim key (an activity, or one 15-minute slot of it) is held by an earlier claim.
+
+    ``holder`` names the entry that holds it: its stream, and its log index once integrated."""
+
+    def __init__(self, message: str, holder: dict[str, object]) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+class Overdrawn(DomainError):
+    """A points redemption asks for more points than the account holds."""
+
+
+class Conflict(DomainError):
+    """Another writer changed the same stream at the same time, more often than retries allow."""

@@ -113,6 +113,50 @@ def parse_jws(compact: str) -> JwsReading:
         raise MalformedEvidence(
             f"a compact JWS has 3 parts separated by '.', this one has {len(parts)}"
         )
+    document = _parse_parts(compact, parts)
+    fields = _reading_fields(document.payload)
+    return JwsReading(
+        raw=compact,
+        header=document.header,
+        payload=document.payload,
+        signing_input=document.signing_input,
+        signature=document.signature,
+        alg=document.alg,
+        key_id=document.key_id,
+        **fields,
+    )
+
+
+@dataclass(frozen=True)
+class JwsDocument:
+    """Any compact JWS with a JSON object payload (signed reports, not only readings)."""
+
+    raw: str
+    header: dict[str, Any] = field(hash=False)
+    payload: dict[str, Any] = field(hash=False)
+    signing_input: bytes
+    signature: bytes
+    alg: str
+    key_id: str | None
+
+
+def parse_jws_document(compact: str) -> JwsDocument:
+    """Parse a compact JWS whose payload is a JSON object, checking the header as
+    :func:`parse_jws` does but not the payload's fields; raise MalformedEvidence or
+    UnsupportedAlgorithm naming what is wrong."""
+    if not isinstance(compact, str):
+        raise MalformedEvidence(f"a JWS must be text, not {type(compact).__name__}")
+    if not compact.isascii():
+        raise MalformedEvidence("a JWS in compact serialization is ASCII; this one is not")
+    parts = compact.split(".")
+    if len(parts) != 3:
+        raise MalformedEvidence(
+            f"a compact JWS has 3 parts separated by '.', this one has {len(parts)}"
+        )
+    return _parse_parts(compact, parts)
+
+
+def _parse_parts(compact: str, parts: list[str]) -> JwsDocument:
     header_part, payload_part, signature_part = parts
     header = _json_object(_base64url_decode(header_part, "header"), "JWS header")
     alg = _checked_alg(header)
@@ -125,8 +169,7 @@ def parse_jws(compact: str) -> JwsReading:
         raise MalformedEvidence(
             f"an {alg} signature is {_SIGNATURE_BYTES[alg]} bytes, this one {len(signature)}"
         )
-    fields = _reading_fields(payload)
-    return JwsReading(
+    return JwsDocument(
         raw=compact,
         header=header,
         payload=payload,
@@ -134,7 +177,6 @@ def parse_jws(compact: str) -> JwsReading:
         signature=signature,
         alg=alg,
         key_id=key_id,
-        **fields,
     )
 
 
@@ -403,6 +445,24 @@ def sign_jws(payload: dict[str, Any], signer: Signer) -> str:
     if not isinstance(payload, dict):
         raise MalformedEvidence(f"a JWS payload must be a dict, not {type(payload).__name__}")
     _reading_fields(payload)
+    compact = sign_jws_document(payload, signer)
+    verify_jws(parse_jws(compact), _public_key(signer))
+    return compact
+
+
+def _public_key(signer: Signer) -> PublicKey:
+    public_key = serialization.load_der_public_key(signer.public_key_spki)
+    if not isinstance(public_key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
+        raise UnsupportedAlgorithm(f"signer public key is {type(public_key).__name__}")
+    return public_key
+
+
+def sign_jws_document(payload: dict[str, Any], signer: Signer) -> str:
+    """Return the compact JWS of any JSON object ``payload`` signed by ``signer`` (Ed25519 as
+    EdDSA, ECDSA P-256 as ES256), with the signer's key id as ``kid``; the result is parsed and
+    verified before it is returned."""
+    if not isinstance(payload, dict):
+        raise MalformedEvidence(f"a JWS payload must be a dict, not {type(payload).__name__}")
     alg = _SIGNER_ALGORITHMS.get(signer.algorithm)
     if alg is None:
         raise UnsupportedAlgorithm(
@@ -429,9 +489,8 @@ def sign_jws(payload: dict[str, Any], signer: Signer) -> str:
     compact = f"{header_part}.{payload_part}.{_base64url_encode(signature)}"
 
     # What we hand out must be what we accept: parse it back and check the signature.
-    reading = parse_jws(compact)
-    public_key = serialization.load_der_public_key(signer.public_key_spki)
-    if not isinstance(public_key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
-        raise UnsupportedAlgorithm(f"signer public key is {type(public_key).__name__}")
-    verify_jws(reading, public_key)
+    document = parse_jws_document(compact)
+    verify_jws_signature(
+        document.alg, document.signing_input, document.signature, _public_key(signer)
+    )
     return compact

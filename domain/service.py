@@ -1,0 +1,949 @@
+"""The carbon-account platform's write side: every rule that can refuse, and the events it writes.
+
+Streams and the events on them (all bodies JSON, quantities as decimal strings):
+
+- ``account/<id>``: ``account.opened/v1``, ``points.awarded/v1``, ``points.redeemed/v1``
+- ``meter/<serial>``: ``meter.enrolled/v1``, ``meter.key_rotated/v1``, ``meter.key_revoked/v1``,
+  ``meter.reading/v1`` (evidence: the OCMF string or JWS exactly as signed)
+- ``reporter/<id>``: ``reporter.enrolled/v1``; ``economic/<account>``: ``economic.reported/v1``
+  (evidence: the reporter's JWS)
+- ``methodology/<id>@<version>``: ``methodology.adopted/v1``
+- ``claim/<claim id>``: ``claim.recorded/v1``; ``claimkey/<key>``: ``claimkey.held/v1``, whose
+  sequence 1 can exist once: that is what makes a claim key claimable once.
+
+Rules that depend on a stream's state (enrolment, key validity, sequence numbers, balances) are
+decided against that state and written with the sequence number they were decided at; another
+writer in between makes the store refuse the write, and the decision is taken again.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from cryptography import x509
+
+from domain.claims import ClaimKey, meter_slot_keys, transaction_key
+from domain.credit_code import validate_credit_code
+from domain.errors import (
+    AlreadyClaimed,
+    AlreadyExists,
+    Conflict,
+    DomainError,
+    EvidenceError,
+    NotFound,
+    Overdrawn,
+    RequestError,
+)
+from domain.jws import parse_jws_document, verify_jws_signature
+from domain.meters import (
+    BEGINNING_OF_TIME,
+    CARRIER_UNITS,
+    CARRIERS,
+    MeterState,
+    check_certificate_chain,
+    check_serial,
+    key_id_of,
+    load_public_key,
+    meter_stream,
+    parse_time,
+)
+from domain.methodology import FactorTable, Methodology, load_methodologies
+from domain.readings import IncomingReading, parse_reading
+from ledger.entry import STREAM_ID, b64, decode_entry
+from ledger.ledger import Ledger
+from ledger.store import NewEvent, StoredEntry, StreamConflict
+
+ACCOUNT_KINDS = ("personal", "enterprise", "region", "project")
+RETRIES = 5
+PERIOD_FORMATS = ("%Y-%m", "%Y")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def account_stream(account_id: str) -> str:
+    return f"account/{account_id}"
+
+
+def decimal_field(value: object, what: str, *, positive: bool = False) -> Decimal:
+    """An exact decimal from a string or an integer; floats are refused (they are not exact)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise RequestError(f'{what} must be a decimal string such as "12.5", not {value!r}')
+    try:
+        number = Decimal(value)
+    except InvalidOperation as exc:
+        raise RequestError(f"{what} {value!r} is not a decimal number") from exc
+    if not number.is_finite() or number < 0 or (positive and number == 0):
+        raise RequestError(f"{what} must be a {'positive' if positive else 'non-negative'} number")
+    return number
+
+
+def text_field(value: object, what: str, *, limit: int = 200) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise RequestError(f"{what} must be a non-empty string of at most {limit} characters")
+    return value
+
+
+def check_account_id(account_id: object) -> str:
+    account_id = text_field(account_id, "account id", limit=120)
+    if not STREAM_ID.match(account_stream(account_id)) or "/" in account_id:
+        raise RequestError(
+            f"account id {account_id!r} is not valid: letters, digits and ._:@+- only"
+        )
+    return account_id
+
+
+@dataclass
+class AccountState:
+    account_id: str
+    seq: int = 0
+    kind: str | None = None
+    region: str | None = None
+    industry: str | None = None
+    points: int = 0
+
+    def apply(self, event_type: str, body: dict[str, Any], seq: int) -> None:
+        self.seq = seq
+        if event_type == "account.opened/v1":
+            self.kind = body["kind"]
+            self.region = body.get("region")
+            self.industry = body.get("industry")
+        elif event_type == "points.awarded/v1":
+            self.points += int(body["points"])
+        elif event_type == "points.redeemed/v1":
+            self.points -= int(body["points"])
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """The answer for one submitted reading."""
+
+    position: int
+    accepted: bool
+    meter: str | None = None
+    reason: str | None = None
+    detail: str | None = None
+    stream: str | None = None
+    seq: int | None = None
+    leaf_hash: str | None = None
+    gap: int | None = None
+    time_status: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "position": self.position,
+            "status": "accepted" if self.accepted else "refused",
+        }
+        for name in (
+            "meter",
+            "reason",
+            "detail",
+            "stream",
+            "seq",
+            "leaf_hash",
+            "gap",
+            "time_status",
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
+@dataclass
+class _Pending:
+    position: int
+    reading: IncomingReading | None = None
+    refusal: tuple[str, str] | None = None
+    key_id: str | None = None
+    verified_with: frozenset[str] = field(default_factory=frozenset)
+
+
+class CarbonAccounts:
+    """The platform's write side over an open ledger.
+
+    ``federation_secret`` blinds claim keys (the same secret on every federated platform makes the
+    same activity give the same key); ``maker_roots`` are the certificates meter makers' chains
+    must end at; ``methodologies`` defaults to the data files shipped in ``domain/data``.
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        federation_secret: bytes,
+        maker_roots: Sequence[x509.Certificate] = (),
+        methodologies: dict[str, Methodology] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        verify_threads: int = 2,
+    ) -> None:
+        if len(federation_secret) < 16:
+            raise RequestError("the federation secret must be at least 16 bytes")
+        self.ledger = ledger
+        self.store = ledger.store
+        self.secret = federation_secret
+        self.maker_roots = list(maker_roots)
+        self.methodologies = methodologies if methodologies is not None else load_methodologies()
+        self.factors = FactorTable(list(self.methodologies.values()))
+        self.clock = clock
+        self._pool = ThreadPoolExecutor(max_workers=verify_threads, thread_name_prefix="verify")
+        self._meters: dict[str, MeterState] = {}
+        self._accounts: dict[str, AccountState] = {}
+        self._lock = threading.Lock()
+        self._catch_lock = threading.RLock()
+        self.refusals: Counter[str] = Counter()
+        self.accepted_readings = 0
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)
+
+    # -- state --------------------------------------------------------------------------------
+
+    def _catch_up(self, state: Any, stream: str) -> Any:
+        # One lock for all catch-ups: two threads applying the same entries twice would count
+        # points twice.
+        with self._catch_lock:
+            for entry in self.store.read_stream(stream, after=state.seq):
+                if entry.seq == state.seq + 1:
+                    decoded = entry.decode()
+                    state.apply(decoded.type, decoded.body, entry.seq)
+        return state
+
+    def _applied(self, events: Sequence[NewEvent], entries: Sequence[StoredEntry]) -> None:
+        """Bring cached meter states forward by what this process just wrote."""
+        with self._catch_lock:
+            for event, entry in zip(events, entries, strict=True):
+                state = self._meters.get(entry.stream)
+                if state is not None and state.seq == entry.seq - 1:
+                    state.apply(event.type, event.body, entry.seq)
+
+    def meter(self, serial: str, *, refresh: bool = True) -> MeterState:
+        """The meter's state, from the cache, caught up with its stream when ``refresh``."""
+        stream = meter_stream(serial)
+        with self._lock:
+            state = self._meters.get(stream)
+            if state is None:
+                state = self._meters[stream] = MeterState(serial=serial, stream=stream)
+                refresh = True
+        if refresh:
+            self._catch_up(state, stream)
+        return state
+
+    def account(self, account_id: str) -> AccountState:
+        """The account's state caught up with its stream; NotFound when it was never opened."""
+        stream = account_stream(check_account_id(account_id))
+        with self._lock:
+            state = self._accounts.setdefault(account_id, AccountState(account_id))
+        self._catch_up(state, stream)
+        if state.kind is None:
+            raise NotFound(f"account {account_id!r} does not exist")
+        return state
+
+    def _forget(self, streams: Sequence[str]) -> None:
+        with self._lock:
+            for stream in streams:
+                if stream.startswith("meter/"):
+                    state = self._meters.pop(stream, None)
+                    if state is not None:
+                        self._meters[stream] = MeterState(serial=state.serial, stream=stream)
+
+    def _append(self, events: list[NewEvent]) -> list[StoredEntry]:
+        return self.store.append(events)
+
+    def _receipt(self, entry: StoredEntry) -> dict[str, Any]:
+        return {"stream": entry.stream, "seq": entry.seq, "leaf_hash": b64(entry.leaf_hash)}
+
+    # -- accounts ------------------------------------------------------------------------------
+
+    def open_account(
+        self,
+        *,
+        kind: str,
+        account_id: str | None = None,
+        region: str | None = None,
+        credit_code: str | None = None,
+        pseudonym: str | None = None,
+        name: str | None = None,
+        industry: str | None = None,
+    ) -> dict[str, Any]:
+        """Open an account. An enterprise needs a valid unified social credit code (its default
+        id); a resident carries a pseudonym only, never a name or phone number."""
+        if kind not in ACCOUNT_KINDS:
+            raise RequestError(f"account kind must be one of {', '.join(ACCOUNT_KINDS)}")
+        body: dict[str, Any] = {"kind": kind}
+        if kind == "enterprise":
+            if credit_code is None:
+                raise RequestError("an enterprise account needs its unified social credit code")
+            body["credit_code"] = validate_credit_code(credit_code)
+            account_id = account_id or body["credit_code"]
+            if industry is not None:
+                body["industry"] = text_field(industry, "industry", limit=60)
+        elif credit_code is not None:
+            raise RequestError("only enterprise accounts carry a credit code")
+        if kind == "personal":
+            if name is not None:
+                raise RequestError("personal accounts carry a pseudonym only, never a name")
+            pseudonym = text_field(pseudonym, "pseudonym", limit=64)
+            body["pseudonym"] = pseudonym
+            account_id = account_id or pseudonym
+        elif name is not None:
+            body["name"] = text_field(name, "name")
+        if account_id is None:
+            raise RequestError("account id is required")
+        account_id = check_account_id(account_id)
+        if region is not None:
+            region = check_account_id(region)
+            region_state = self.account(region)
+            if region_state.kind != "region":
+                raise RequestError(f"account {region!r} is not a region")
+            body["region"] = region
+        try:
+            (entry,) = self._append(
+                [NewEvent(account_stream(account_id), "account.opened/v1", body, expected_seq=0)]
+            )
+        except StreamConflict as exc:
+            raise AlreadyExists(f"account {account_id!r} already exists") from exc
+        return {"account": account_id, **self._receipt(entry)}
+
+    # -- meters --------------------------------------------------------------------------------
+
+    def enroll_meter(
+        self,
+        *,
+        serial: str,
+        account: str,
+        public_key: str,
+        carrier: str,
+        valid_from: str | datetime | None = None,
+        certificate_chain: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """Enroll a meter to an account with its public key (and, where the maker provides one, a
+        certificate chain checked against the configured maker roots)."""
+        serial = check_serial(serial)
+        if carrier not in CARRIERS:
+            raise RequestError(f"carrier must be one of {', '.join(CARRIERS)}")
+        self.account(account)
+        algorithm, spki, _ = load_public_key(public_key)
+        start = BEGINNING_OF_TIME if valid_from is None else parse_time(valid_from, "valid_from")
+        if certificate_chain is not None:
+            check_certificate_chain(list(certificate_chain), spki, self.maker_roots, self.clock())
+        body = {
+            "serial": serial,
+            "account": account,
+            "carrier": carrier,
+            "algorithm": algorithm,
+            "public_key": base64.b64encode(spki).decode(),
+            "key_id": key_id_of(spki),
+            "valid_from": start.isoformat(),
+            "certified": certificate_chain is not None,
+        }
+        try:
+            (entry,) = self._append(
+                [NewEvent(meter_stream(serial), "meter.enrolled/v1", body, expected_seq=0)]
+            )
+        except StreamConflict as exc:
+            raise AlreadyExists(f"meter {serial!r} is already enrolled") from exc
+        return {"meter": serial, "key_id": body["key_id"], **self._receipt(entry)}
+
+    def _meter_change(self, serial: str, build: Callable[[MeterState], NewEvent]) -> dict[str, Any]:
+        for _ in range(RETRIES):
+            state = self.meter(serial)
+            if not state.enrolled:
+                raise NotFound(f"meter {serial!r} is not enrolled")
+            event = build(state)
+            try:
+                (entry,) = self._append([event])
+            except StreamConflict:
+                self._forget([state.stream])
+                continue
+            self._applied([event], [entry])
+            return {"meter": serial, **self._receipt(entry)}
+        raise Conflict(f"meter {serial!r} kept changing; try again")
+
+    def rotate_key(
+        self, serial: str, *, public_key: str, effective: str | datetime
+    ) -> dict[str, Any]:
+        """Rotate the meter to a new key from ``effective``: the current key stops being valid
+        then, and the new one starts."""
+        algorithm, spki, _ = load_public_key(public_key)
+        when = parse_time(effective, "effective")
+
+        def build(state: MeterState) -> NewEvent:
+            if state.key(key_id_of(spki)) is not None:
+                raise AlreadyExists("the meter already has this key")
+            return NewEvent(
+                state.stream,
+                "meter.key_rotated/v1",
+                {
+                    "algorithm": algorithm,
+                    "public_key": base64.b64encode(spki).decode(),
+                    "key_id": key_id_of(spki),
+                    "effective": when.isoformat(),
+                },
+                expected_seq=state.seq,
+            )
+
+        return self._meter_change(serial, build)
+
+    def revoke_key(self, serial: str, *, key_id: str, effective: str | datetime) -> dict[str, Any]:
+        """Revoke one of the meter's keys from ``effective``: readings it signed for times from
+        then on are refused."""
+        when = parse_time(effective, "effective")
+
+        def build(state: MeterState) -> NewEvent:
+            if state.key(key_id) is None:
+                raise NotFound(f"meter {serial!r} has no key {key_id!r}")
+            return NewEvent(
+                state.stream,
+                "meter.key_revoked/v1",
+                {"key_id": key_id, "effective": when.isoformat()},
+                expected_seq=state.seq,
+            )
+
+        return self._meter_change(serial, build)
+
+    # -- readings ------------------------------------------------------------------------------
+
+    def ingest_readings(self, items: Sequence[object]) -> list[IngestResult]:
+        """Verify and record a batch of signed readings; answer for each one.
+
+        A refused item never blocks the others and nothing refused is written. Accepted readings
+        are written in one transaction; if another writer changed one of the meters meanwhile,
+        the batch's meters are read again and the rules applied again.
+        """
+        pending = [_Pending(position=i) for i in range(len(items))]
+        for slot, item in zip(pending, items, strict=True):
+            try:
+                slot.reading = parse_reading(item)
+            except EvidenceError as exc:
+                slot.refusal = ("malformed", str(exc))
+        for _ in range(RETRIES):
+            results, events, streams = self._decide_readings(pending)
+            if not events:
+                return self._count(results)
+            try:
+                entries = self._append(events)
+            except StreamConflict as exc:
+                self._forget(exc.streams or streams)
+                continue
+            self._applied(events, entries)
+            by_position = dict(
+                zip([r.position for r in results if r.accepted], entries, strict=True)
+            )
+            final = []
+            for result in results:
+                entry = by_position.get(result.position)
+                if entry is None:
+                    final.append(result)
+                    continue
+                final.append(
+                    IngestResult(
+                        position=result.position,
+                        accepted=True,
+                        meter=result.meter,
+                        stream=entry.stream,
+                        seq=entry.seq,
+                        leaf_hash=b64(entry.leaf_hash),
+                        gap=result.gap,
+                        time_status=result.time_status,
+                    )
+                )
+            return self._count(final)
+        raise Conflict("the meters of this batch kept changing; submit it again")
+
+    def _count(self, results: list[IngestResult]) -> list[IngestResult]:
+        with self._lock:
+            for result in results:
+                if result.accepted:
+                    self.accepted_readings += 1
+                else:
+                    self.refusals[result.reason or "unknown"] += 1
+        return results
+
+    def _decide_readings(
+        self, pending: list[_Pending]
+    ) -> tuple[list[IngestResult], list[NewEvent], list[str]]:
+        serials = {p.reading.serial for p in pending if p.reading is not None}
+        states = {serial: self.meter(serial, refresh=False) for serial in serials}
+        for state in states.values():
+            if state.seq == 0:
+                self._catch_up(state, state.stream)
+        # Signatures first, in the thread pool: each against the keys valid at its time.
+        jobs = []
+        for slot in pending:
+            reading = slot.reading
+            if reading is None or slot.refusal is not None:
+                continue
+            state = states[reading.serial]
+            if not state.enrolled:
+                continue
+            jobs.append((slot, reading, state))
+        verdicts = list(self._pool.map(self._verify, [(r, s) for _, r, s in jobs], chunksize=64))
+        for (slot, _, _), verdict in zip(jobs, verdicts, strict=True):
+            slot.key_id, refusal = verdict
+            slot.refusal = refusal
+        # Then the rules, in submission order, against each meter's running state.
+        running: dict[str, tuple[int, dict[str, int], Decimal | None]] = {
+            serial: (s.seq, dict(s.last_sequence), s.last_register) for serial, s in states.items()
+        }
+        results: list[IngestResult] = []
+        events: list[NewEvent] = []
+        streams: list[str] = []
+        for slot in pending:
+            reading = slot.reading
+            if reading is None:
+                assert slot.refusal is not None
+                results.append(
+                    IngestResult(
+                        slot.position, False, reason=slot.refusal[0], detail=slot.refusal[1]
+                    )
+                )
+                continue
+            state = states[reading.serial]
+            refusal = slot.refusal
+            if refusal is None and not state.enrolled:
+                refusal = ("unknown-meter", f"meter {reading.serial!r} is not enrolled")
+            seq, last_sequences, last_register = running.get(reading.serial, (0, {}, None))
+            gap = None
+            if refusal is None:
+                last = last_sequences.get(reading.sequence_kind)
+                if last is not None and reading.sequence <= last:
+                    refusal = (
+                        "replay",
+                        f"meter {reading.serial!r} already reported sequence "
+                        f"{reading.sequence_kind}{last}; {reading.sequence_kind}"
+                        f"{reading.sequence} is a replay",
+                    )
+                elif last is not None and reading.sequence > last + 1:
+                    gap = reading.sequence - last - 1
+            if (
+                refusal is None
+                and reading.register is not None
+                and last_register is not None
+                and reading.register < last_register
+            ):
+                refusal = (
+                    "register-backwards",
+                    f"meter {reading.serial!r} register ran "
+                    f"backwards from {last_register} to {reading.register}",
+                )
+            if (
+                refusal is None
+                and reading.unit is not None
+                and state.carrier is not None
+                and reading.unit not in CARRIER_UNITS[state.carrier]
+            ):
+                refusal = (
+                    "wrong-unit",
+                    f"meter {reading.serial!r} measures {state.carrier}; "
+                    f"unit {reading.unit!r} does not fit",
+                )
+            if refusal is not None:
+                results.append(
+                    IngestResult(
+                        slot.position,
+                        False,
+                        meter=reading.serial,
+                        reason=refusal[0],
+                        detail=refusal[1],
+                    )
+                )
+                continue
+            assert slot.key_id is not None
+            last_sequences = {**last_sequences, reading.sequence_kind: reading.sequence}
+            running[reading.serial] = (
+                seq + 1,
+                last_sequences,
+                reading.register if reading.register is not None else last_register,
+            )
+            events.append(
+                NewEvent(
+                    state.stream,
+                    "meter.reading/v1",
+                    reading.body(slot.key_id, gap),
+                    evidence=reading.raw,
+                    expected_seq=seq,
+                )
+            )
+            streams.append(state.stream)
+            results.append(
+                IngestResult(
+                    slot.position,
+                    True,
+                    meter=reading.serial,
+                    gap=gap,
+                    time_status=reading.time_status,
+                )
+            )
+        return results, events, streams
+
+    @staticmethod
+    def _verify(
+        job: tuple[IncomingReading, MeterState],
+    ) -> tuple[str | None, tuple[str, str] | None]:
+        reading, state = job
+        candidates = state.keys_valid_at(reading.time)
+        if reading.key_id is not None:
+            named = state.key(reading.key_id)
+            if named is None:
+                return None, (
+                    "bad-signature",
+                    f"meter {reading.serial!r} has no key {reading.key_id!r}",
+                )
+            candidates = [k for k in candidates if k.key_id == reading.key_id]
+            if not candidates:
+                reason = "revoked-key" if named.revoked else "key-not-valid"
+                return None, (
+                    reason,
+                    f"key {reading.key_id[:16]}… of meter {reading.serial!r} "
+                    f"was not valid at {reading.time.isoformat()}",
+                )
+        last_error: EvidenceError | None = None
+        for key in candidates:
+            try:
+                reading.verify(key)
+                return key.key_id, None
+            except EvidenceError as exc:
+                last_error = exc
+        if not candidates:
+            # Say whether some other key of the meter signed it: that key was revoked or rotated.
+            for key in state.keys:
+                try:
+                    reading.verify(key)
+                except EvidenceError:
+                    continue
+                reason = "revoked-key" if key.revoked else "key-not-valid"
+                return None, (
+                    reason,
+                    f"key {key.key_id[:16]}… of meter {reading.serial!r} was "
+                    f"not valid at {reading.time.isoformat()}",
+                )
+            return None, (
+                "key-not-valid",
+                f"meter {reading.serial!r} had no valid key at {reading.time.isoformat()}",
+            )
+        return None, (
+            "bad-signature",
+            f"signature does not verify with the key of meter {reading.serial!r}: {last_error}",
+        )
+
+    # -- methodologies -------------------------------------------------------------------------
+
+    def adopt_methodology(self, key: str) -> dict[str, Any]:
+        """Record the adoption of a methodology version (its data, digest and sources) in the
+        log, so every result can name the version it used; adopting it again changes nothing."""
+        methodology = self.methodologies.get(key)
+        if methodology is None:
+            raise NotFound(
+                f"no methodology {key!r}; known: {', '.join(sorted(self.methodologies))}"
+            )
+        stream = f"methodology/{key}"
+        if self.store.head(stream) is not None:
+            return {"methodology": key, "adopted": "before"}
+        body = {
+            "id": methodology.id,
+            "version": methodology.version,
+            "kind": methodology.kind,
+            "title": methodology.title,
+            "source": methodology.source,
+            "digest": methodology.digest,
+        }
+        try:
+            (entry,) = self._append(
+                [NewEvent(stream, "methodology.adopted/v1", body, expected_seq=0)]
+            )
+        except StreamConflict:
+            return {"methodology": key, "adopted": "before"}
+        return {"methodology": key, **self._receipt(entry)}
+
+    def adopt_all_methodologies(self) -> list[dict[str, Any]]:
+        return [self.adopt_methodology(key) for key in sorted(self.methodologies)]
+
+    # -- claims and points ---------------------------------------------------------------------
+
+    def claim_keys(self, activity: dict[str, Any]) -> list[ClaimKey]:
+        """The claim keys of an activity: one for a source transaction, one per 15-minute slot
+        for a meter interval."""
+        if not isinstance(activity, dict):
+            raise RequestError("activity must be an object")
+        kind = activity.get("kind")
+        if kind == "transaction":
+            return [transaction_key(self.secret, activity.get("source"), activity.get("id"))]
+        if kind == "meter-interval":
+            serial = check_serial(activity.get("meter"))
+            start = parse_time(activity.get("start"), "activity start")
+            end = parse_time(activity.get("end"), "activity end")
+            return meter_slot_keys(self.secret, serial, start, end)
+        raise RequestError('activity kind must be "transaction" or "meter-interval"')
+
+    def submit_claim(
+        self,
+        *,
+        account: str,
+        methodology: str,
+        activity: dict[str, Any],
+        quantity: str,
+        action: str,
+        evidence: Sequence[str] = (),
+    ) -> dict[str, Any]:
+        """Record a reduction claim and the points it earns, once per claim key.
+
+        ``action`` names the methodology's activity (e.g. ``bus_electric`` person-km, or a points
+        action such as ``bus_ride``); the reduction and points follow the methodology's data. The
+        claim, its keys and the points award are written in one transaction: a key that an
+        earlier claim holds refuses the whole claim, naming the entry that holds it.
+        """
+        account_state = self.account(account)
+        if methodology not in self.methodologies:
+            raise NotFound(f"no methodology {methodology!r}")
+        amount = decimal_field(quantity, "quantity", positive=True)
+        keys = self.claim_keys(activity)
+        evidence_hashes = [self._evidence_hash(e) for e in evidence]
+        reduction_g, points, factor_ref = self._assess(methodology, action, amount)
+        claim_id = hashlib.sha256(
+            ("claim\n" + "\n".join(sorted(k.key for k in keys))).encode()
+        ).hexdigest()[:32]
+        claim_stream = f"claim/{claim_id}"
+        body = {
+            "claim": claim_id,
+            "account": account,
+            "methodology": methodology,
+            "factor": factor_ref,
+            "action": action,
+            "activity_kind": activity["kind"],
+            "quantity": str(amount),
+            "reduction_g": str(reduction_g),
+            "points": points,
+            "keys": [k.key for k in keys],
+            "evidence": evidence_hashes,
+        }
+        for _ in range(RETRIES):
+            events = [NewEvent(claim_stream, "claim.recorded/v1", body, expected_seq=0)]
+            events += [
+                NewEvent(
+                    f"claimkey/{k.key}",
+                    "claimkey.held/v1",
+                    {"claim": claim_id, "account": account},
+                    expected_seq=0,
+                )
+                for k in keys
+            ]
+            if points:
+                events.append(
+                    NewEvent(
+                        account_stream(account),
+                        "points.awarded/v1",
+                        {
+                            "points": points,
+                            "action": action,
+                            "methodology": methodology,
+                            "claim": claim_id,
+                        },
+                        expected_seq=account_state.seq,
+                    )
+                )
+            try:
+                entries = self._append(events)
+            except StreamConflict:
+                holder = self._claim_holder(claim_stream, keys)
+                if holder is not None:
+                    raise AlreadyClaimed(
+                        f"this activity is already claimed: claim key {holder['key'][:16]}… is "
+                        f"held by {holder['stream']} (leaf hash {holder['leaf_hash']})",
+                        holder,
+                    ) from None
+                account_state = self.account(account)
+                continue
+            return {
+                "claim": claim_id,
+                "reduction_g": str(reduction_g),
+                "points": points,
+                "keys": len(keys),
+                **self._receipt(entries[0]),
+            }
+        raise Conflict(f"account {account!r} kept changing; try again")
+
+    def _evidence_hash(self, value: object) -> str:
+        if not isinstance(value, str):
+            raise RequestError("evidence must be leaf hashes (base64) of readings in the log")
+        try:
+            digest = base64.b64decode(value, validate=True)
+        except ValueError as exc:
+            raise RequestError(f"evidence {value!r} is not base64") from exc
+        if len(digest) != 32:
+            raise RequestError(f"evidence {value!r} is not a 32-byte leaf hash")
+        return value
+
+    def _claim_holder(self, claim_stream: str, keys: Sequence[ClaimKey]) -> dict[str, Any] | None:
+        for key in keys:
+            held = self.store.read_stream(f"claimkey/{key.key}", limit=1)
+            if held:
+                entry = held[0]
+                body = entry.decode().body
+                return {
+                    "key": key.key,
+                    "stream": entry.stream,
+                    "seq": entry.seq,
+                    "claim": body.get("claim"),
+                    "leaf_hash": b64(entry.leaf_hash),
+                    "log_index": self.ledger.log.leaf_index(entry.leaf_hash),
+                }
+        return None
+
+    def _assess(self, methodology: str, action: str, amount: Decimal) -> tuple[Decimal, int, str]:
+        """Reduction (grams CO2) and points for ``amount`` of ``action`` under a methodology."""
+        return self.factors.assess(methodology, action, amount)
+
+    def award_points(
+        self, *, account: str, action: str, quantity: str = "1", methodology: str, cites: str
+    ) -> dict[str, Any]:
+        """Award points by the methodology's rule for ``action``, citing what they are for."""
+        amount = decimal_field(quantity, "quantity", positive=True)
+        _, points, _ = self._assess(methodology, action, amount)
+        text_field(cites, "cites")
+        return self._account_change(
+            account,
+            lambda state: NewEvent(
+                account_stream(account),
+                "points.awarded/v1",
+                {"points": points, "action": action, "methodology": methodology, "cites": cites},
+                expected_seq=state.seq,
+            ),
+        )
+
+    def redeem_points(self, *, account: str, points: int, item: str) -> dict[str, Any]:
+        """Redeem points for an item; refused when the account holds fewer points."""
+        if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
+            raise RequestError("points must be a positive integer")
+        text_field(item, "item")
+
+        def build(state: AccountState) -> NewEvent:
+            if state.points < points:
+                raise Overdrawn(
+                    f"account {account!r} holds {state.points} points, "
+                    f"fewer than the {points} asked for"
+                )
+            return NewEvent(
+                account_stream(account),
+                "points.redeemed/v1",
+                {"points": points, "item": item},
+                expected_seq=state.seq,
+            )
+
+        return self._account_change(account, build)
+
+    def _account_change(
+        self, account: str, build: Callable[[AccountState], NewEvent]
+    ) -> dict[str, Any]:
+        for _ in range(RETRIES * 4):
+            state = self.account(account)
+            event = build(state)
+            try:
+                (entry,) = self._append([event])
+            except StreamConflict:
+                continue
+            return {"account": account, "points": event.body["points"], **self._receipt(entry)}
+        raise Conflict(f"account {account!r} kept changing; try again")
+
+    # -- economic data -------------------------------------------------------------------------
+
+    def enroll_reporter(self, *, reporter: str, public_key: str, name: str) -> dict[str, Any]:
+        """Enroll a reporting body (statistics or tax bureau) whose key signs economic data."""
+        reporter = check_account_id(reporter)
+        algorithm, spki, _ = load_public_key(public_key)
+        body = {
+            "name": text_field(name, "name"),
+            "algorithm": algorithm,
+            "public_key": base64.b64encode(spki).decode(),
+            "key_id": key_id_of(spki),
+        }
+        try:
+            (entry,) = self._append(
+                [NewEvent(f"reporter/{reporter}", "reporter.enrolled/v1", body, expected_seq=0)]
+            )
+        except StreamConflict as exc:
+            raise AlreadyExists(f"reporter {reporter!r} is already enrolled") from exc
+        return {"reporter": reporter, **self._receipt(entry)}
+
+    def report_economic_data(self, compact_jws: str) -> dict[str, Any]:
+        """Record an enterprise's output, value added and tax for a period, as signed by an
+        enrolled reporting body. Payload: ``{"reporter", "account", "period" (YYYY or YYYY-MM),
+        "output", "output_unit", "value_added", "tax"}`` with decimal strings in yuan."""
+        from cryptography.hazmat.primitives import serialization
+
+        try:
+            document = parse_jws_document(compact_jws)
+        except EvidenceError as exc:
+            raise RequestError(f"economic report: {exc}") from exc
+        payload = document.payload
+        reporter = check_account_id(payload.get("reporter"))
+        enrolled = self.store.read_stream(f"reporter/{reporter}", limit=1)
+        if not enrolled:
+            raise NotFound(f"reporter {reporter!r} is not enrolled")
+        key = serialization.load_der_public_key(
+            base64.b64decode(enrolled[0].decode().body["public_key"])
+        )
+        try:
+            verify_jws_signature(document.alg, document.signing_input, document.signature, key)  # type: ignore[arg-type]
+        except EvidenceError as exc:
+            raise RequestError(f"economic report signature: {exc}") from exc
+        account = check_account_id(payload.get("account"))
+        state = self.account(account)
+        if state.kind != "enterprise":
+            raise RequestError(f"account {account!r} is not an enterprise")
+        period = text_field(payload.get("period"), "period", limit=7)
+        for fmt in PERIOD_FORMATS:
+            try:
+                datetime.strptime(period, fmt)
+                break
+            except ValueError:
+                continue
+        else:
+            raise RequestError(f"period {period!r} must be YYYY or YYYY-MM")
+        body = {
+            "reporter": reporter,
+            "account": account,
+            "period": period,
+            "output": str(decimal_field(payload.get("output"), "output")),
+            "output_unit": text_field(payload.get("output_unit"), "output_unit", limit=40),
+            "value_added": str(decimal_field(payload.get("value_added"), "value_added")),
+            "tax": str(decimal_field(payload.get("tax"), "tax")),
+        }
+        (entry,) = self._append(
+            [NewEvent(f"economic/{account}", "economic.reported/v1", body, evidence=compact_jws)]
+        )
+        return {"account": account, "period": period, **self._receipt(entry)}
+
+    # -- reading back --------------------------------------------------------------------------
+
+    def history(self, account: str, *, limit: int = 200) -> list[dict[str, Any]]:
+        """The account's own entries, newest last, each with its log index once integrated."""
+        entries = self.store.read_stream(account_stream(check_account_id(account)))[-limit:]
+        indexes = self.ledger.log.leaf_indexes([e.leaf_hash for e in entries])
+        out = []
+        for entry in entries:
+            decoded = decode_entry(entry.data)
+            out.append(
+                {
+                    "seq": entry.seq,
+                    "type": decoded.type,
+                    "time": decoded.time,
+                    "body": decoded.body,
+                    "leaf_hash": b64(entry.leaf_hash),
+                    "log_index": indexes.get(entry.leaf_hash),
+                }
+            )
+        return out
+
+
+__all__ = ["CarbonAccounts", "DomainError", "IngestResult"]
