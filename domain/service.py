@@ -56,7 +56,7 @@ from domain.meters import (
     meter_stream,
     parse_time,
 )
-from domain.methodology import FactorTable, Methodology, load_methodologies
+from domain.methodology import DEFAULT_ADOPTION, FactorTable, Methodology, load_methodologies
 from domain.readings import IncomingReading, parse_reading
 from ledger.entry import STREAM_ID, b64, decode_entry
 from ledger.ledger import Ledger
@@ -65,6 +65,7 @@ from ledger.store import NewEvent, StoredEntry, StreamConflict
 ACCOUNT_KINDS = ("personal", "enterprise", "region", "project")
 RETRIES = 5
 PERIOD_FORMATS = ("%Y-%m", "%Y")
+GRAMS_PER = {"g": Decimal(1), "kg": Decimal(1000), "t": Decimal(1_000_000)}
 
 
 def utc_now() -> datetime:
@@ -194,7 +195,9 @@ class CarbonAccounts:
         self.secret = federation_secret
         self.maker_roots = list(maker_roots)
         self.methodologies = methodologies if methodologies is not None else load_methodologies()
-        self.factors = FactorTable(list(self.methodologies.values()))
+        self.factors = FactorTable.adopting(
+            [key for key in DEFAULT_ADOPTION if key in self.methodologies], self.methodologies
+        )
         self.clock = clock
         self._pool = ThreadPoolExecutor(max_workers=verify_threads, thread_name_prefix="verify")
         self._meters: dict[str, MeterState] = {}
@@ -666,8 +669,9 @@ class CarbonAccounts:
             return {"methodology": key, "adopted": "before"}
         return {"methodology": key, **self._receipt(entry)}
 
-    def adopt_all_methodologies(self) -> list[dict[str, Any]]:
-        return [self.adopt_methodology(key) for key in sorted(self.methodologies)]
+    def adopt_methodologies(self) -> list[dict[str, Any]]:
+        """Record the adoption of every methodology this platform's factor table uses."""
+        return [self.adopt_methodology(key) for key in self.factors.adopted]
 
     # -- claims and points ---------------------------------------------------------------------
 
@@ -801,8 +805,26 @@ class CarbonAccounts:
         return None
 
     def _assess(self, methodology: str, action: str, amount: Decimal) -> tuple[Decimal, int, str]:
-        """Reduction (grams CO2) and points for ``amount`` of ``action`` under a methodology."""
-        return self.factors.assess(methodology, action, amount)
+        """Reduction (grams CO2) and points for ``amount`` of ``action`` under a methodology, and
+        the reference (``id@version#factor``) of what was used."""
+        if methodology not in self.factors.adopted:
+            raise RequestError(
+                f"methodology {methodology!r} is not adopted here (adopted: "
+                f"{', '.join(self.factors.adopted)})"
+            )
+        chosen = self.methodologies[methodology]
+        if chosen.kind == "inclusion":
+            factor = chosen.factor(action)
+            prefix = factor.unit.split(" ", 1)[0]
+            if prefix not in GRAMS_PER:
+                raise RequestError(f"factor {factor.id!r} is in {factor.unit!r}, not a mass")
+            grams = (amount * factor.value * GRAMS_PER[prefix]).quantize(Decimal("0.001"))
+            return grams, 0, f"{methodology}#{action}"
+        if chosen.kind == "points":
+            if self.factors.rule_methodology("points") != methodology:
+                raise RequestError(f"points follow {self.factors.rule_methodology('points')}")
+            return Decimal(0), self.factors.points_for(action, amount), f"{methodology}#{action}"
+        raise RequestError(f"methodology {methodology!r} ({chosen.kind}) does not assess claims")
 
     def award_points(
         self, *, account: str, action: str, quantity: str = "1", methodology: str, cites: str
