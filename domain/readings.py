@@ -17,6 +17,8 @@ from domain.errors import BadSignature, EvidenceError, MalformedEvidence
 from domain.jws import JwsReading, parse_jws, verify_jws
 from domain.meters import MeterKey
 from domain.ocmf import OcmfRecord, parse_ocmf, verify_ocmf
+from hardware_signers.errors import SignerError
+from hardware_signers.verify import verify_ed25519
 
 WH_PER_KWH = Decimal(1000)
 
@@ -42,6 +44,17 @@ class IncomingReading:
 
     def verify(self, key: MeterKey) -> None:
         """Check the signature with ``key``; raise an EvidenceError when it does not verify."""
+        if (
+            isinstance(self.record, JwsReading)
+            and self.record.alg == "EdDSA"
+            and key.algorithm == "ed25519"
+        ):
+            # libsodium: about twice OpenSSL's Ed25519 rate here, and it drops the GIL.
+            try:
+                verify_ed25519(key.spki[-32:], self.record.signature, self.record.signing_input)
+            except SignerError as exc:
+                raise BadSignature(f"JWS EdDSA signature does not verify: {exc}") from None
+            return
         public_key = key.public_key()
         if isinstance(self.record, OcmfRecord):
             if not isinstance(public_key, ec.EllipticCurvePublicKey):
