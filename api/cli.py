@@ -7,8 +7,9 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+from domain.errors import DomainError
 from hardware_signers.errors import SignerError
 from ledger.errors import LedgerError
 from ledger.ledger import DEFAULT_ORIGIN, Ledger
@@ -63,39 +64,57 @@ def _open_or_init(data: str) -> Ledger:
     return Ledger.init(path)
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from api.demo import seed_demo
+def _platform(data: str, *, create: bool = False) -> Any:
+    from api.platform import Platform
 
-    ledger = _open_or_init(args.data)
+    path = Path(data)
+    if create and not (path / "carbonledger.toml").exists():
+        Ledger.init(path).close()
+    return Platform.open(path)
+
+
+def _seed(platform: Any, events: int) -> None:
+    from api.demo import seed_city
+
+    summary = seed_city(
+        platform.accounts, events=events, data_dir=platform.ledger.data_dir, out=sys.stdout
+    )
+    platform.ledger.log.integrate_all()
+    platform.ledger.log.sign_checkpoint(force=True)
+    print(
+        f"demo city: {summary['readings']} signed readings, {summary['claims']} claims, "
+        f"log of {platform.ledger.log.size()} entries"
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    platform = _platform(args.data, create=True)
     try:
-        summary = seed_demo(ledger, events=args.events, out=sys.stdout)
-        ledger.log.integrate_all()
-        ledger.log.sign_checkpoint(force=True)
-        latest = ledger.log.latest_checkpoint()
-        print(summary)
+        _seed(platform, args.events)
+        latest = platform.ledger.log.latest_checkpoint()
         if latest is not None:
             print()
             sys.stdout.write(latest.note.decode())
     finally:
-        ledger.close()
+        platform.close()
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    ledger = _open(args.data)
+    platform = _platform(args.data)
     try:
-        _serve(ledger, args.host, args.port)
+        _serve(platform, args.host, args.port)
     finally:
-        ledger.close()
+        platform.close()
     return 0
 
 
-def _serve(ledger: Ledger, host: str, port: int) -> None:
+def _serve(platform: Any, host: str, port: int) -> None:
     import uvicorn
 
     from api.app import create_app
 
-    app = create_app(ledger, integrate=True)
+    app = create_app(platform.ledger, platform=platform, integrate=True)
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
@@ -119,14 +138,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_quickstart(args: argparse.Namespace) -> int:
-    from api.demo import seed_demo
-
-    ledger = _open_or_init(args.data)
+    platform = _platform(args.data, create=True)
     try:
-        if ledger.store.max_notification_id() == 0:
-            print(seed_demo(ledger, events=args.events, out=sys.stdout))
-        ledger.log.integrate_all()
-        ledger.log.sign_checkpoint(force=True)
+        if platform.ledger.store.max_notification_id() == 0:
+            _seed(platform, args.events)
+        platform.ledger.log.integrate_all()
+        platform.ledger.log.sign_checkpoint(force=True)
         base = f"http://{args.host}:{args.port}"
         print(f"\ncarbonledger is serving the ledger in {args.data} at {base}")
         for path in (
@@ -135,13 +152,138 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
             "/log/entries/0",
             "/log/proof/inclusion?index=0",
             "/log/tile/0/000.p/1",
+            "/metrics",
             "/openapi.json",
         ):
             print(f"  {base}{path}")
         print("Press Ctrl+C to stop.\n", flush=True)
-        _serve(ledger, args.host, args.port)
+        _serve(platform, args.host, args.port)
     finally:
-        ledger.close()
+        platform.close()
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from api.records import read_records
+
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise CommandError(f"cannot read {args.file}: {exc.strerror}") from exc
+    platform = _platform(args.data)
+    accepted = refused = 0
+    try:
+        records = list(read_records(data))
+        for start in range(0, len(records), 500):
+            chunk = records[start : start + 500]
+            readable = [r for r in chunk if r.problem is None]
+            answers = iter(platform.accounts.ingest_readings([r.reading for r in readable]))
+            for record in chunk:
+                if record.problem is not None:
+                    refused += 1
+                    print(f"{record.where}: refused (malformed): {record.problem}")
+                    continue
+                result = next(answers)
+                if result.accepted:
+                    accepted += 1
+                    gap = f" gap={result.gap}" if result.gap else ""
+                    print(
+                        f"{record.where}: accepted meter={result.meter} seq={result.seq}"
+                        f" leaf_hash={result.leaf_hash}{gap}"
+                    )
+                else:
+                    refused += 1
+                    print(f"{record.where}: refused ({result.reason}): {result.detail}")
+    finally:
+        platform.close()
+    print(f"{accepted} accepted, {refused} refused")
+    return 1 if refused else 0
+
+
+def cmd_import_keys(args: argparse.Namespace) -> int:
+    from cryptography.hazmat.primitives import serialization
+
+    from domain.errors import AlreadyExists, DomainError, NotFound
+    from domain.ocmf import load_ocmf_public_key, parse_ocmf, parse_transparency_xml
+
+    try:
+        values = parse_transparency_xml(Path(args.file).read_bytes())
+    except OSError as exc:
+        raise CommandError(f"cannot read {args.file}: {exc.strerror}") from exc
+    except DomainError as exc:
+        raise CommandError(f"{args.file}: {exc}") from exc
+    platform = _platform(args.data)
+    failures = 0
+    try:
+        accounts = platform.accounts
+        try:
+            accounts.account(args.account)
+        except NotFound:
+            from domain.credit_code import validate_credit_code
+
+            try:
+                code = validate_credit_code(args.account)
+                accounts.open_account(kind="enterprise", credit_code=code)
+            except DomainError:
+                accounts.open_account(kind="project", account_id=args.account)
+            print(f"opened account {args.account}")
+        for number, value in enumerate(values, 1):
+            where = f"value {number}"
+            try:
+                record = parse_ocmf(value.ocmf)
+                if not value.public_key:
+                    raise CommandError("it carries no public key")
+                key = load_ocmf_public_key(value.public_key, record.signature_algorithm)
+                pem = key.public_bytes(
+                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+                ).decode()
+                receipt = accounts.enroll_meter(
+                    serial=record.meter_serial,
+                    account=args.account,
+                    public_key=pem,
+                    carrier="electricity",
+                )
+                print(f"{where}: enrolled meter {record.meter_serial} key {receipt['key_id'][:16]}")
+            except AlreadyExists:
+                state = accounts.meter(record.meter_serial)
+                if any(
+                    k.spki
+                    == key.public_bytes(
+                        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+                    )
+                    for k in state.keys
+                ):
+                    print(f"{where}: meter {record.meter_serial} already enrolled with this key")
+                else:
+                    failures += 1
+                    print(
+                        f"{where}: meter {record.meter_serial} is enrolled with another key; "
+                        "rotate its key instead"
+                    )
+            except (DomainError, CommandError) as exc:
+                failures += 1
+                print(f"{where}: not imported: {exc}")
+    finally:
+        platform.close()
+    return 1 if failures else 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    platform = _platform(args.data)
+    try:
+        platform.ledger.log.integrate_all()
+        count = platform.projections.rebuild(progress=progress_printer("rebuild"))
+        print(f"rebuilt the projections from {count} log entries")
+    finally:
+        platform.close()
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from api.auth import mint_token
+
+    token = mint_token(Path(args.data), name=args.name, scopes=args.scope)
+    print(token)
     return 0
 
 
@@ -163,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("demo", help="append demo events, integrate them, print the checkpoint")
+    p = sub.add_parser("demo", help="write a small demo city, integrate it, print the checkpoint")
     p.add_argument("--data", required=True)
     p.add_argument("--events", type=int, default=1000)
     p.set_defaults(func=cmd_demo)
@@ -177,6 +319,44 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("audit", help="re-verify every entry, chain, tile and checkpoint")
     p.add_argument("--data", required=True)
     p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser(
+        "ingest",
+        help="ingest signed readings from an XML export, OCMF lines "
+        "or NDJSON; one line per record; exit 1 if any was refused",
+    )
+    p.add_argument("file")
+    p.add_argument("--data", required=True)
+    p.set_defaults(func=cmd_ingest)
+
+    meters = sub.add_parser("meters", help="meter administration")
+    meters_sub = meters.add_subparsers(dest="meters_command", required=True)
+    p = meters_sub.add_parser(
+        "import-ocmf-keys",
+        help="enroll the meters and public keys of an "
+        "OCMF XML export (for sources the operator trusts)",
+    )
+    p.add_argument("file")
+    p.add_argument("--data", required=True)
+    p.add_argument(
+        "--account", required=True, help="account the meters belong to (created if missing)"
+    )
+    p.set_defaults(func=cmd_import_keys)
+
+    p = sub.add_parser("rebuild", help="drop the projections and rebuild them from the log")
+    p.add_argument("--data", required=True)
+    p.set_defaults(func=cmd_rebuild)
+
+    p = sub.add_parser("token", help="mint an operator bearer token (printed once)")
+    p.add_argument("--data", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        help="ingest, enroll, claims, points, economic, read, read:personal; repeat",
+    )
+    p.set_defaults(func=cmd_token)
 
     p = sub.add_parser("quickstart", help="set up a demo ledger if needed and serve it")
     p.add_argument("--data", default=DEFAULT_DEMO_DIR)
@@ -192,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (LedgerError, SignerError, CommandError, OSError) as exc:
+    except (LedgerError, SignerError, DomainError, CommandError, OSError) as exc:
         print(f"carbonledger: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import orjson
 from cryptography import x509
 
 from domain.claims import ClaimKey, meter_slot_keys, transaction_key
@@ -65,6 +66,8 @@ from ledger.store import NewEvent, StoredEntry, StreamConflict
 ACCOUNT_KINDS = ("personal", "enterprise", "region", "project")
 RETRIES = 5
 PERIOD_FORMATS = ("%Y-%m", "%Y")
+# An entry is at most 65,535 bytes (C2SP entry bundles); leave room for the body around evidence.
+MAX_EVIDENCE_BYTES = 60_000
 GRAMS_PER = {"g": Decimal(1), "kg": Decimal(1000), "t": Decimal(1_000_000)}
 
 
@@ -246,10 +249,12 @@ class CarbonAccounts:
         """The account's state caught up with its stream; NotFound when it was never opened."""
         stream = account_stream(check_account_id(account_id))
         with self._lock:
-            state = self._accounts.setdefault(account_id, AccountState(account_id))
+            state = self._accounts.get(account_id) or AccountState(account_id)
         self._catch_up(state, stream)
         if state.kind is None:
             raise NotFound(f"account {account_id!r} does not exist")
+        with self._lock:  # only accounts that exist are cached
+            state = self._accounts.setdefault(account_id, state)
         return state
 
     def _forget(self, streams: Sequence[str]) -> None:
@@ -430,6 +435,14 @@ class CarbonAccounts:
                 slot.reading = parse_reading(item)
             except EvidenceError as exc:
                 slot.refusal = ("malformed", str(exc))
+                continue
+            if len(orjson.dumps(slot.reading.raw)) > MAX_EVIDENCE_BYTES:
+                slot.reading = None
+                slot.refusal = (
+                    "too-large",
+                    f"a reading's evidence may take at most "
+                    f"{MAX_EVIDENCE_BYTES} bytes in its entry",
+                )
         for _ in range(RETRIES):
             results, events, streams = self._decide_readings(pending)
             if not events:
