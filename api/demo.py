@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from cryptography.hazmat.primitives import serialization
 
 from domain.credit_code import make_credit_code
-from domain.errors import AlreadyClaimed
+from domain.errors import AlreadyClaimed, AlreadyExists
 from domain.jws import sign_jws, sign_jws_document
 from domain.service import CarbonAccounts
 from hardware_signers.base import Algorithm, Signer
@@ -201,8 +201,13 @@ def seed_city(
     """Write a small city of roughly ``events`` events; return counts of what was written."""
     rng = random.Random(2026)
     say = (lambda text: print(text, file=out, flush=True)) if out else (lambda text: None)
+    try:
+        service.open_account(kind="region", account_id="quzhou", name="Quzhou demo region")
+    except AlreadyExists:
+        raise AlreadyExists(
+            f"the ledger in {data_dir} already holds the demo city; use a new data directory"
+        ) from None
     service.adopt_methodologies()
-    service.open_account(kind="region", account_id="quzhou", name="Quzhou demo region")
     hsm = hsm_signer_factory(data_dir)
     say(f"meter keys: {'SoftHSM2 token' if hsm else 'software keys'}")
 
