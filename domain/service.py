@@ -202,6 +202,7 @@ class CarbonAccounts:
             [key for key in DEFAULT_ADOPTION if key in self.methodologies], self.methodologies
         )
         self.clock = clock
+        self._threads = verify_threads
         self._pool = ThreadPoolExecutor(max_workers=verify_threads, thread_name_prefix="verify")
         self._meters: dict[str, MeterState] = {}
         self._accounts: dict[str, AccountState] = {}
@@ -504,7 +505,11 @@ class CarbonAccounts:
             if not state.enrolled:
                 continue
             jobs.append((slot, reading, state))
-        verdicts = list(self._pool.map(self._verify, [(r, s) for _, r, s in jobs], chunksize=64))
+        # A thread pool ignores map's chunksize: hand each worker a slice, not single readings.
+        work = [(r, s) for _, r, s in jobs]
+        size = max(64, -(-len(work) // self._threads))
+        slices = [work[i : i + size] for i in range(0, len(work), size)]
+        verdicts = [v for part in self._pool.map(self._verify_all, slices) for v in part]
         for (slot, _, _), verdict in zip(jobs, verdicts, strict=True):
             slot.key_id, refusal = verdict
             slot.refusal = refusal
@@ -602,6 +607,12 @@ class CarbonAccounts:
                 )
             )
         return results, events, streams
+
+    @classmethod
+    def _verify_all(
+        cls, jobs: list[tuple[IncomingReading, MeterState]]
+    ) -> list[tuple[str | None, tuple[str, str] | None]]:
+        return [cls._verify(job) for job in jobs]
 
     @staticmethod
     def _verify(
