@@ -46,7 +46,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        loop = IntegratorLoop(ledger.log) if integrate else None
+        loop = (
+            IntegratorLoop(ledger.log, followers=[served.projections.catch_up])
+            if integrate
+            else None
+        )
         if loop is not None:
             loop.start()
         try:

@@ -26,6 +26,8 @@ from api.auth import TOKENS_FILE, TokenRegistry
 from domain.service import CarbonAccounts, IngestResult
 from ledger.entry import MAX_ENTRY_SIZE
 from ledger.ledger import Ledger, LedgerConfigError
+from projections.evaluations import Evaluations
+from projections.runner import ProjectionRunner
 
 FEDERATION_KEY_FILE = "federation.key"
 MAKER_ROOTS_DIR = "maker-roots"
@@ -120,6 +122,8 @@ class Platform:
     ledger: Ledger
     accounts: CarbonAccounts
     tokens: TokenRegistry
+    projections: ProjectionRunner
+    evaluations: Evaluations
     owns_ledger: bool = False
     # refusals decided here rather than in the domain (an oversized reading)
     refused_here: Counter[str] = field(default_factory=Counter)
@@ -149,10 +153,19 @@ class Platform:
         )
         try:
             tokens = TokenRegistry(directory / TOKENS_FILE)
+            # The read models convert with the same factor table the write side assesses with.
+            projections = ProjectionRunner(ledger.log, ledger.db, accounts.factors)
+            evaluations = Evaluations(ledger.log, ledger.db, accounts.factors)
         except BaseException:
             accounts.close()
             raise
-        return cls(ledger=ledger, accounts=accounts, tokens=tokens)
+        return cls(
+            ledger=ledger,
+            accounts=accounts,
+            tokens=tokens,
+            projections=projections,
+            evaluations=evaluations,
+        )
 
     def close(self) -> None:
         self.accounts.close()

@@ -1,9 +1,11 @@
-"""The integration loop: keeps the log caught up with the event store and signs checkpoints."""
+"""The integration loop: keeps the log caught up with the event store and signs checkpoints;
+followers (read models kept elsewhere) are called after each step."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 
 from ledger.log import IntegratorConflict, Log
 
@@ -14,8 +16,16 @@ class IntegratorLoop:
     """Runs in a thread: integrates new events as they arrive (polling every ``poll`` seconds when
     idle) and signs a checkpoint when the tree grew, at most once per checkpoint interval."""
 
-    def __init__(self, log_: Log, *, poll: float = 0.05, batch: int = 10_000) -> None:
+    def __init__(
+        self,
+        log_: Log,
+        *,
+        poll: float = 0.05,
+        batch: int = 10_000,
+        followers: Sequence[Callable[[], object]] = (),
+    ) -> None:
         self.log = log_
+        self.followers = tuple(followers)
         self.poll = poll
         self.batch = batch
         self._stop = threading.Event()
@@ -39,6 +49,8 @@ class IntegratorLoop:
             return 0
         if self.log.signer is not None:
             self.log.sign_checkpoint()
+        for follow in self.followers:  # e.g. read models that apply the new entries
+            follow()
         return count
 
     def _run(self) -> None:

@@ -43,6 +43,8 @@ def test_init_demo_and_audit(tmp_path: Path) -> None:
     assert "double claim refused" in demo.stdout
     audit = run("audit", "--data", str(data))
     assert audit.stdout.startswith(f"audit ok: {checkpoint.size} entries")
+    rebuilt = run("rebuild", "--data", str(data))
+    assert rebuilt.stdout.strip() == f"rebuilt the projections from {checkpoint.size} log entries"
 
     # Change one byte of one stored entry: the audit names it and fails.
     with sqlite3.connect(data / "ledger.sqlite") as db:

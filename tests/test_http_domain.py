@@ -703,3 +703,50 @@ def test_platform_is_configured_from_its_data_directory(tmp_path: Path) -> None:
         "read",
         "read:personal",
     }
+
+
+def test_served_read_models_follow_the_log(ledger: Ledger) -> None:
+    """Serving with integration: new events reach the log, then the read models, and an account
+    read shows the projected balance and grade with the log size they stand at."""
+    import time
+
+    tokens = {
+        name: mint_token(ledger.data_dir, name, scopes) for name, scopes in TOKEN_SCOPES.items()
+    }
+    platform = Platform.around(ledger)
+    try:
+        with (
+            LiveServer(create_app(ledger, platform=platform, integrate=True)) as server,
+            httpx.Client(base_url=server.url, timeout=30) as client,
+        ):
+            served = Served(client, tokens, ledger, platform)
+            created(
+                served.call("POST", "/accounts", json={"kind": "personal", "pseudonym": "p-served"})
+            )
+            for ride in range(3):
+                created(
+                    served.call(
+                        "POST",
+                        "/claims",
+                        json={
+                            "account": "p-served",
+                            "methodology": "quzhou-points@1.0",
+                            "action": "bus_ride",
+                            "quantity": "1",
+                            "activity": {"kind": "transaction", "source": "bus", "id": f"r-{ride}"},
+                        },
+                    )
+                )
+            deadline = time.monotonic() + 20
+            body: dict[str, Any] = {}
+            while time.monotonic() < deadline:
+                body = served.call("GET", "/accounts/p-served", token="personal").json()
+                if body.get("balances") and body["balances"]["points"] == 30:
+                    break
+                time.sleep(0.1)
+            assert body["balances"]["points"] == 30
+            assert body["grade"]["grade"] == "seedling"
+            assert body["grade"]["log"]["size"] >= 10
+            assert all(entry["log_index"] is not None for entry in body["history"])
+    finally:
+        platform.close()

@@ -9,6 +9,7 @@ Domain refusals become problem+json in one place (api/problems.py).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import orjson
@@ -22,7 +23,10 @@ from api.params import query_int
 from api.platform import Platform
 from api.problems import bad_request, json_response
 from api.routes.ingest import JSON, media_type, read_body, unsupported_media_type
+from domain.errors import NotFound
 from domain.service import CarbonAccounts
+
+CHINA = timezone(timedelta(hours=8))
 
 MAX_BODY_BYTES = 1024 * 1024
 HISTORY_DEFAULT = 50
@@ -137,17 +141,32 @@ def read_account(request: Request) -> Response:
     if needed not in token.scopes:
         raise forbidden(token, needed)
     history = accounts.history(account_id, limit=limit)
-    return json_response(
-        {
-            "account": account_id,
-            "kind": state.kind,
-            "region": state.region,
-            "industry": state.industry,
-            "points": state.points,
-            "seq": state.seq,
-            "history": history,
-        }
-    )
+    body: dict[str, Any] = {
+        "account": account_id,
+        "kind": state.kind,
+        "region": state.region,
+        "industry": state.industry,
+        "points": state.points,
+        "seq": state.seq,
+        "history": history,
+    }
+    # From the read models, which stand at a log size (they may be a little behind the write
+    # side): balances, and the grade or the evaluation, each with the log size and checkpoint.
+    evaluations = request.app.state.platform.evaluations
+    try:
+        body["balances"] = evaluations.balances(account_id)
+        if state.kind == "personal":
+            body["grade"] = evaluations.personal_grade(account_id)
+        elif state.kind == "enterprise":
+            year = (
+                query_int(request, "year", minimum=2000)
+                if "year" in request.query_params
+                else datetime.now(CHINA).year
+            )
+            body["evaluation"] = evaluations.evaluate_enterprise(account_id, year)
+    except NotFound:
+        body["balances"] = None  # opened, but not yet in the read models
+    return json_response(body)
 
 
 # -- meters ---------------------------------------------------------------------------------------
