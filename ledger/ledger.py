@@ -155,6 +155,9 @@ class Ledger:
     def close(self) -> None:
         self.store.close()
         self.db.close()
+        close_signer = getattr(self.log_signer, "close", None)
+        if close_signer is not None:  # an HSM session
+            close_signer()
 
 
 def _check_origin(origin: str) -> None:

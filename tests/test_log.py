@@ -241,3 +241,26 @@ def test_integrator_killed_mid_batch_loses_and_duplicates_nothing(ledger: Ledger
         assert report.checkpoints == len(list(reopened.log.checkpoints())) >= 2
     finally:
         reopened.close()
+
+
+def test_integration_passes_over_notification_id_gaps(ledger: Ledger) -> None:
+    """A batch that fails on PostgreSQL still consumes notification ids (sequences never roll
+    back): the integrator gives each stored event one leaf and passes over the gap."""
+    from ledger.store import EventStore, StreamConflict
+
+    append_events(ledger, 10)
+    other = EventStore(ledger.config.database)
+    try:
+        other.append([NewEvent("meter/0", "t", {"by": "other"})])  # ledger.store's head is stale
+    finally:
+        other.close()
+    with pytest.raises(StreamConflict):
+        ledger.store.append([NewEvent("fresh/1", "t", {}), NewEvent("meter/0", "t", {})])
+    append_events(ledger, 5)
+    ids = [n.id for n in ledger.store.notifications(0, 100)]
+    assert len(ids) == 16
+    if ledger.store.config.engine == "postgresql":
+        assert ids[-1] - ids[0] + 1 > len(ids)  # there is a gap
+    assert ledger.log.integrate_all() == 16
+    report = audit_log(ledger.log, ledger.verifier_key)
+    assert report.ok and report.entries == 16
