@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -226,23 +227,24 @@ def _make_recorder(config: DatabaseConfig) -> ApplicationRecorder:
             db_name=str(config.path), originator_id_type="text", lock_timeout=30
         )
         recorder: ApplicationRecorder = _sqlite_recorder_class()(datastore)
-    else:
-        from eventsourcing.postgres import PostgresDatastore
+        _create_tables(recorder)
+        return recorder
+    from eventsourcing.postgres import PostgresDatastore
 
-        _ensure_schema(config)
-        datastore_pg = PostgresDatastore(
-            dbname=config.dbname,
-            host=config.host,
-            port=config.port,
-            user=config.user,
-            password=config.password,
-            schema=config.schema,
-            originator_id_type="text",
-            pool_size=4,
-            max_overflow=4,
-        )
-        recorder = _postgres_recorder_class()(datastore_pg)
-    _create_tables(recorder)
+    datastore_pg = PostgresDatastore(
+        dbname=config.dbname,
+        host=config.host,
+        port=config.port,
+        user=config.user,
+        password=config.password,
+        schema=config.schema,
+        originator_id_type="text",
+        pool_size=4,
+        max_overflow=4,
+    )
+    recorder = _postgres_recorder_class()(datastore_pg)
+    with _schema_lock(config):
+        _create_tables(recorder)
     return recorder
 
 
@@ -315,7 +317,10 @@ def _create_tables(recorder: ApplicationRecorder, attempts: int = 5) -> None:
             time.sleep(0.05 * (attempt + 1))
 
 
-def _ensure_schema(config: DatabaseConfig) -> None:
+@contextmanager
+def _schema_lock(config: DatabaseConfig) -> Iterator[None]:
+    """Create the schema if needed and hold a session advisory lock on it: two processes opening
+    a new PostgreSQL ledger at once would otherwise race on CREATE TABLE / CREATE TYPE."""
     import psycopg
 
     with psycopg.connect(
@@ -326,7 +331,12 @@ def _ensure_schema(config: DatabaseConfig) -> None:
         dbname=config.dbname,
         autocommit=True,
     ) as conn:
-        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{config.schema}"')
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (config.schema,))
+        try:
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{config.schema}"')
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (config.schema,))
 
 
 __all__ = [

@@ -205,26 +205,29 @@ INTEGRATOR_CHILD = textwrap.dedent(
 def test_integrator_killed_mid_batch_loses_and_duplicates_nothing(ledger: Ledger) -> None:
     """SIGKILL the integrator at random moments while it works; after a restart every stored event
     is exactly one leaf, and every checkpoint signed before or after is consistent."""
-    entries = append_events(ledger, 6000, streams=13)
+    entries = append_events(ledger, 12000, streams=13)
     rng = random.Random(6962)
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
     kills = 0
-    for _ in range(4):
-        before = ledger.log.size()
-        if before == len(entries):
-            break
+    for fraction in (0.15, 0.4, 0.65):
+        # Let the child integrate until the log passes a point, then kill it a moment later,
+        # wherever it is: inside a transaction, between two, or signing a checkpoint.
         child = subprocess.Popen(
             [sys.executable, "-c", INTEGRATOR_CHILD, str(ledger.data_dir), "97"],
             stdout=subprocess.PIPE,
             env=env,
         )
         assert child.stdout is not None and child.stdout.readline() == b"ready\n"
-        time.sleep(rng.uniform(0.05, 0.4))
+        deadline = time.monotonic() + 60
+        while ledger.log.size() < fraction * len(entries) and child.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0, 0.02))
         child.send_signal(signal.SIGKILL)
         child.wait(30)
         kills += child.returncode == -signal.SIGKILL
         assert ledger.log.size() % 97 in (0, len(entries) % 97)  # whole batches only
-    assert kills >= 1
+    assert kills >= 2
     reopened = Ledger.open(ledger.data_dir)
     try:
         reopened.log.integrate_all()
