@@ -36,7 +36,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
+from domain import strict_json
 from domain.errors import BadSignature, MalformedEvidence, UnsupportedAlgorithm
+from domain.strict_json import quoted
 from hardware_signers.base import Algorithm, Signer
 
 __all__ = [
@@ -91,12 +93,6 @@ class JwsReading:
     register: Decimal | None
 
 
-def _quoted(value: object, limit: int = 60) -> str:
-    """``repr(value)``, shortened: error messages echo input, and input can be long."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 4] + "...'"
-
-
 # --- parsing -------------------------------------------------------------------------------------
 
 
@@ -104,16 +100,7 @@ def parse_jws(compact: str) -> JwsReading:
     """Parse the compact JWS ``compact`` into a reading, checking its header and payload fields
     (not its signature: see :func:`verify_jws`); raise MalformedEvidence naming the first thing
     that is wrong, or UnsupportedAlgorithm for an algorithm or extension carbonledger refuses."""
-    if not isinstance(compact, str):
-        raise MalformedEvidence(f"a JWS must be text, not {type(compact).__name__}")
-    if not compact.isascii():
-        raise MalformedEvidence("a JWS in compact serialization is ASCII; this one is not")
-    parts = compact.split(".")
-    if len(parts) != 3:
-        raise MalformedEvidence(
-            f"a compact JWS has 3 parts separated by '.', this one has {len(parts)}"
-        )
-    document = _parse_parts(compact, parts)
+    document = parse_jws_document(compact)
     fields = _reading_fields(document.payload)
     return JwsReading(
         raw=compact,
@@ -198,39 +185,13 @@ def _base64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-class _JsonRefused(ValueError):
-    """A JSON text that parses but that evidence may not contain."""
-
-
-def _refuse_constant(name: str) -> Any:
-    raise _JsonRefused(f"{name} is not a JSON number")
-
-
-def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # RFC 7515 §5.2: a JWS whose header has duplicate names must be rejected (or use the last one);
-    # for signed evidence the payload gets the same rule, as parsers disagree on which one counts.
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _JsonRefused(f"key {_quoted(key)} appears twice")
-        result[key] = value
-    return result
-
-
-_STRICT_DECODER = json.JSONDecoder(
-    parse_float=Decimal,
-    parse_constant=_refuse_constant,
-    object_pairs_hook=_refuse_duplicate_keys,
-)
-
-
 def _json_object(data: bytes, what: str) -> dict[str, Any]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise MalformedEvidence(f"{what} is not UTF-8") from None
     try:
-        value = _STRICT_DECODER.decode(text)
+        value = strict_json.loads(text)
     except RecursionError:
         raise MalformedEvidence(f"{what} is not valid JSON: nested too deeply") from None
     except ValueError as exc:
@@ -267,11 +228,11 @@ def _checked_alg(header: dict[str, Any]) -> str:
     if alg.lower() == "none":
         raise UnsupportedAlgorithm("JWS alg 'none' (an unsigned reading) is refused")
     if alg not in ALGORITHMS:
-        raise UnsupportedAlgorithm(f"JWS alg {_quoted(alg)} is not supported (use ES256 or EdDSA)")
+        raise UnsupportedAlgorithm(f"JWS alg {quoted(alg)} is not supported (use ES256 or EdDSA)")
     if "crit" in header:
         # RFC 7515 §4.1.11: a recipient that does not understand a listed extension must reject.
         raise UnsupportedAlgorithm(
-            f"JWS header crit {_quoted(header['crit'])} names extensions carbonledger lacks"
+            f"JWS header crit {quoted(header['crit'])} names extensions carbonledger lacks"
         )
     if "b64" in header:
         raise UnsupportedAlgorithm("JWS header b64 (RFC 7797 unencoded payload) is not supported")
@@ -290,14 +251,14 @@ def _reading_fields(payload: dict[str, Any]) -> dict[str, Any]:
     end = _rfc3339(_required(payload, "end", str), "end")
     if end <= start:
         raise MalformedEvidence(
-            f"JWS payload end {_quoted(payload['end'])} is not after "
-            f"start {_quoted(payload['start'])}"
+            f"JWS payload end {quoted(payload['end'])} is not after "
+            f"start {quoted(payload['start'])}"
         )
     quantity = _decimal(_required(payload, "quantity", str), "quantity")
     unit = _required(payload, "unit", str)
     if unit not in UNITS:
         raise MalformedEvidence(
-            f"JWS payload unit {_quoted(unit)} is not one of {', '.join(sorted(UNITS))}"
+            f"JWS payload unit {quoted(unit)} is not one of {', '.join(sorted(UNITS))}"
         )
     register = None
     if payload.get("register") is not None:
@@ -329,7 +290,7 @@ def _required(payload: dict[str, Any], key: str, kind: type) -> Any:
 def _decimal(text: str, key: str) -> Decimal:
     if not _DECIMAL_RE.fullmatch(text):
         raise MalformedEvidence(
-            f"JWS payload {key} {_quoted(text)} is not a non-negative decimal such as '12.5'"
+            f"JWS payload {key} {quoted(text)} is not a non-negative decimal such as '12.5'"
         )
     return Decimal(text)
 
@@ -338,7 +299,7 @@ def _rfc3339(text: str, key: str) -> datetime:
     match = _RFC3339_RE.fullmatch(text)
     if match is None:
         raise MalformedEvidence(
-            f"JWS payload {key} {_quoted(text)} is not an RFC 3339 time with an offset "
+            f"JWS payload {key} {quoted(text)} is not an RFC 3339 time with an offset "
             "(e.g. '2024-05-01T08:15:00+08:00')"
         )
     year, month, day, hour, minute, second, fraction, offset = match.groups()
@@ -355,7 +316,7 @@ def _rfc3339(text: str, key: str) -> datetime:
         )
     except ValueError as exc:
         raise MalformedEvidence(
-            f"JWS payload {key} {_quoted(text)} is not a valid time: {exc}"
+            f"JWS payload {key} {quoted(text)} is not a valid time: {exc}"
         ) from None
 
 
@@ -384,7 +345,7 @@ def verify_jws(reading: JwsReading, public_key: PublicKey) -> None:
     alg = _checked_alg(reading.header)
     if alg != reading.alg:
         raise MalformedEvidence(
-            f"JWS reading says alg {_quoted(reading.alg)} but its header {_quoted(alg)}"
+            f"JWS reading says alg {quoted(reading.alg)} but its header {quoted(alg)}"
         )
     verify_jws_signature(alg, reading.signing_input, reading.signature, public_key)
 
@@ -396,7 +357,7 @@ def verify_jws_signature(
     under ``alg`` (``ES256``: raw ``r||s``; ``EdDSA``: Ed25519); raise UnsupportedAlgorithm or
     BadSignature as :func:`verify_jws` does."""
     if alg not in ALGORITHMS:
-        raise UnsupportedAlgorithm(f"JWS alg {_quoted(alg)} is not supported (use ES256 or EdDSA)")
+        raise UnsupportedAlgorithm(f"JWS alg {quoted(alg)} is not supported (use ES256 or EdDSA)")
     if not isinstance(public_key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
         raise UnsupportedAlgorithm(
             f"JWS readings verify with Ed25519 or P-256 keys, not {type(public_key).__name__}"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -29,7 +28,9 @@ from cryptography.exceptions import UnsupportedAlgorithm as _CryptographyUnsuppo
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from domain import strict_json
 from domain.errors import BadSignature, MalformedEvidence, UnsupportedAlgorithm
+from domain.strict_json import STRICT_DECODER, quoted
 
 __all__ = [
     "DEFAULT_SIGNATURE_ALGORITHM",
@@ -158,12 +159,6 @@ class OcmfXmlValue:
     context: str | None
 
 
-def _quoted(value: object, limit: int = 60) -> str:
-    """``repr(value)``, shortened: error messages echo input, and input can be long."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 4] + "...'"
-
-
 # --- parsing -------------------------------------------------------------------------------------
 
 
@@ -174,7 +169,7 @@ def parse_ocmf(raw: str) -> OcmfRecord:
         raise MalformedEvidence(f"an OCMF record must be text, not {type(raw).__name__}")
     if not raw.startswith(HEADER + "|"):
         raise MalformedEvidence(
-            f"an OCMF record starts with 'OCMF|', this one with {_quoted(raw[:8])}"
+            f"an OCMF record starts with 'OCMF|', this one with {quoted(raw[:8])}"
         )
     payload_section, payload, signature_section = _split_sections(raw)
     try:
@@ -214,7 +209,7 @@ def _split_sections(raw: str) -> tuple[str, dict[str, Any], str]:
     start = len(HEADER) + 1
     json_start = _skip_whitespace(raw, start)
     try:
-        payload, json_end = _STRICT_DECODER.raw_decode(raw, json_start)
+        payload, json_end = STRICT_DECODER.raw_decode(raw, json_start)
     except (ValueError, RecursionError) as exc:
         raise MalformedEvidence(f"OCMF payload is not valid JSON: {_json_reason(exc)}") from None
     if not isinstance(payload, dict):
@@ -226,7 +221,7 @@ def _split_sections(raw: str) -> tuple[str, dict[str, Any], str]:
         )
     if raw[separator] != "|":
         raise MalformedEvidence(
-            f"OCMF payload JSON is followed by {_quoted(raw[separator])} at character {separator}, "
+            f"OCMF payload JSON is followed by {quoted(raw[separator])} at character {separator}, "
             "not by the '|' that starts the signature section"
         )
     return raw[start:separator], payload, raw[separator + 1 :]
@@ -238,31 +233,6 @@ def _skip_whitespace(text: str, index: int) -> int:
     return index
 
 
-class _JsonRefused(ValueError):
-    """A JSON text that parses but that evidence may not contain."""
-
-
-def _refuse_constant(name: str) -> Any:
-    raise _JsonRefused(f"{name} is not a JSON number")
-
-
-def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Two values for one key make signed evidence ambiguous: parsers disagree on which one counts.
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _JsonRefused(f"key {_quoted(key)} appears twice")
-        result[key] = value
-    return result
-
-
-_STRICT_DECODER = json.JSONDecoder(
-    parse_float=Decimal,
-    parse_constant=_refuse_constant,
-    object_pairs_hook=_refuse_duplicate_keys,
-)
-
-
 def _json_reason(exc: BaseException) -> str:
     if isinstance(exc, RecursionError):
         return "nested too deeply"
@@ -271,7 +241,7 @@ def _json_reason(exc: BaseException) -> str:
 
 def _json_object(text: str, what: str) -> dict[str, Any]:
     try:
-        value = _STRICT_DECODER.decode(text)
+        value = strict_json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise MalformedEvidence(f"{what} is not valid JSON: {_json_reason(exc)}") from None
     if not isinstance(value, dict):
@@ -318,7 +288,7 @@ def _signature_encoding(signature_fields: dict[str, Any]) -> str:
         return DEFAULT_SIGNATURE_ENCODING
     if encoding.lower() not in ("hex", "base64"):
         raise MalformedEvidence(
-            f"OCMF signature encoding SE {_quoted(encoding)} is neither hex nor base64"
+            f"OCMF signature encoding SE {quoted(encoding)} is neither hex nor base64"
         )
     return encoding.lower()
 
@@ -359,16 +329,16 @@ def _pagination(payload: dict[str, Any]) -> Pagination:
     match = _PAGINATION_RE.fullmatch(text)
     if match is None:
         raise MalformedEvidence(
-            f"OCMF pagination PG {_quoted(text)} is not a context letter and a number "
+            f"OCMF pagination PG {quoted(text)} is not a context letter and a number "
             "without leading zeros (e.g. 'T12')"
         )
     kind, digits = match.groups()
     if kind not in PAGINATION_KINDS:
         raise MalformedEvidence(
-            f"OCMF pagination PG {_quoted(text)} has context {kind}; the spec defines T and F"
+            f"OCMF pagination PG {quoted(text)} has context {kind}; the spec defines T and F"
         )
     if len(digits) > 19 or int(digits) > _MAX_PAGINATION:
-        raise MalformedEvidence(f"OCMF pagination PG {_quoted(text)} is too large")
+        raise MalformedEvidence(f"OCMF pagination PG {quoted(text)} is too large")
     return Pagination(kind, int(digits))
 
 
@@ -402,12 +372,12 @@ def _reading(fields: dict[str, Any], where: str) -> OcmfReading:
     transaction = _optional_str(fields, "TX", where)
     if transaction is not None and transaction not in TRANSACTION_CODES:
         raise MalformedEvidence(
-            f"{where} transaction code TX {_quoted(transaction)} is not one of B C X E L R A P S T"
+            f"{where} transaction code TX {quoted(transaction)} is not one of B C X E L R A P S T"
         )
     status = _required_str(fields, "ST", where)
     if status not in METER_STATUSES:
         raise MalformedEvidence(
-            f"{where} meter status ST {_quoted(status)} is not one of N G T D R M X I O S E F"
+            f"{where} meter status ST {quoted(status)} is not one of N G T D R M X I O S E F"
         )
     value = _reading_number(fields, "RV", where)
     unit = _optional_str(fields, "RU", where)
@@ -432,12 +402,12 @@ def _reading_time(text: str, where: str) -> tuple[datetime, str]:
     match = _TIME_RE.fullmatch(text)
     if match is None:
         raise MalformedEvidence(
-            f"{where} time TM {_quoted(text)} is not like '2018-07-24T13:22:04,000+0200 S'"
+            f"{where} time TM {quoted(text)} is not like '2018-07-24T13:22:04,000+0200 S'"
         )
     year, month, day, hour, minute, second, fraction, offset, status = match.groups()
     if status not in TIME_STATUSES:
         raise MalformedEvidence(
-            f"{where} time TM {_quoted(text)} has status {_quoted(status)}, not U, I, S or R"
+            f"{where} time TM {quoted(text)} has status {quoted(status)}, not U, I, S or R"
         )
     try:
         zone = _time_zone(offset)
@@ -453,7 +423,7 @@ def _reading_time(text: str, where: str) -> tuple[datetime, str]:
         )
     except ValueError as exc:
         raise MalformedEvidence(
-            f"{where} time TM {_quoted(text)} is not a valid time: {exc}"
+            f"{where} time TM {quoted(text)} is not a valid time: {exc}"
         ) from None
     return time, status
 
@@ -480,7 +450,7 @@ def _reading_number(fields: dict[str, Any], key: str, where: str) -> Decimal | N
     if isinstance(value, str):
         text = value.strip()
         if not _DECIMAL_TEXT_RE.fullmatch(text):
-            raise MalformedEvidence(f"{where} field {key} {_quoted(value)} is not a decimal number")
+            raise MalformedEvidence(f"{where} field {key} {quoted(value)} is not a decimal number")
         return Decimal(text)
     return Decimal(value)
 
@@ -499,7 +469,7 @@ def verify_ocmf(record: OcmfRecord, public_key: ec.EllipticCurvePublicKey) -> No
     curve, hash_algorithm = _signature_algorithm(record.signature_algorithm)
     if record.signature_mime_type.lower() != DEFAULT_SIGNATURE_MIME_TYPE:
         raise UnsupportedAlgorithm(
-            f"OCMF signature format SM {_quoted(record.signature_mime_type)} is not supported "
+            f"OCMF signature format SM {quoted(record.signature_mime_type)} is not supported "
             f"(only {DEFAULT_SIGNATURE_MIME_TYPE})"
         )
     if not isinstance(public_key, ec.EllipticCurvePublicKey):
@@ -525,21 +495,21 @@ def _signature_algorithm(identifier: str) -> tuple[ec.EllipticCurve, type[hashes
     parts = identifier.split("-")
     if len(parts) != 3 or parts[0].upper() != "ECDSA":
         raise UnsupportedAlgorithm(
-            f"OCMF signature algorithm SA {_quoted(identifier)} is not of the form "
+            f"OCMF signature algorithm SA {quoted(identifier)} is not of the form "
             "ECDSA-<curve>-<hash>"
         )
     curve = _CURVES.get(parts[1].lower())
     if curve is None:
         raise UnsupportedAlgorithm(
-            f"OCMF signature algorithm SA {_quoted(identifier)} uses curve "
-            f"{_quoted(parts[1])}; supported: secp256r1, secp384r1, secp256k1, "
+            f"OCMF signature algorithm SA {quoted(identifier)} uses curve "
+            f"{quoted(parts[1])}; supported: secp256r1, secp384r1, secp256k1, "
             "brainpool256r1, brainpool384r1"
         )
     hash_algorithm = _HASHES.get(parts[2].upper())
     if hash_algorithm is None:
         raise UnsupportedAlgorithm(
-            f"OCMF signature algorithm SA {_quoted(identifier)} uses hash "
-            f"{_quoted(parts[2])}; supported: SHA256, SHA384, SHA512"
+            f"OCMF signature algorithm SA {quoted(identifier)} uses hash "
+            f"{quoted(parts[2])}; supported: SHA256, SHA384, SHA512"
         )
     return curve, hash_algorithm
 
@@ -551,7 +521,7 @@ def _curve_from_hint(hint: str) -> ec.EllipticCurve:
     curve = _CURVES.get(hint.lower())
     if curve is None:
         raise UnsupportedAlgorithm(
-            f"curve {_quoted(hint)} is not one carbonledger verifies OCMF with"
+            f"curve {quoted(hint)} is not one carbonledger verifies OCMF with"
         )
     return curve
 
@@ -730,7 +700,7 @@ def _xml_value(element: ElementTree.Element, where: str) -> OcmfXmlValue:
     data_format = signed_data.get("format")
     if data_format is not None and data_format.strip().upper() != "OCMF":
         raise MalformedEvidence(
-            f"{where} holds signed data in format {_quoted(data_format)}, not OCMF"
+            f"{where} holds signed data in format {quoted(data_format)}, not OCMF"
         )
     ocmf = _xml_text(signed_data, signed_data.get("encoding"), f"{where} <signedData>")
     if not ocmf:
@@ -771,7 +741,7 @@ def _xml_text(element: ElementTree.Element, encoding: str | None, where: str) ->
         decoded = bytes.fromhex(compact)
     else:
         raise MalformedEvidence(
-            f"{where} has encoding {_quoted(encoding)}, not plain, base64 or hex"
+            f"{where} has encoding {quoted(encoding)}, not plain, base64 or hex"
         )
     try:
         return decoded.decode("utf-8").strip()
