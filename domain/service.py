@@ -24,7 +24,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -65,6 +65,7 @@ from ledger.store import NewEvent, StoredEntry, StreamConflict
 
 ACCOUNT_KINDS = ("personal", "enterprise", "region", "project")
 RETRIES = 5
+PARSE_CHUNK = 64
 PERIOD_FORMATS = ("%Y-%m", "%Y")
 # An entry is at most 65,535 bytes (C2SP entry bundles); leave room for the body around evidence.
 MAX_EVIDENCE_BYTES = 60_000
@@ -168,9 +169,9 @@ class IngestResult:
 class _Pending:
     position: int
     reading: IncomingReading | None = None
-    refusal: tuple[str, str] | None = None
-    key_id: str | None = None
-    verified_with: frozenset[str] = field(default_factory=frozenset)
+    refusal: tuple[str, str] | None = None  # from parsing
+    key_id: str | None = None  # the key that verified the signature
+    verdict: tuple[str, str] | None = None  # from verification
 
 
 class CarbonAccounts:
@@ -202,7 +203,6 @@ class CarbonAccounts:
             [key for key in DEFAULT_ADOPTION if key in self.methodologies], self.methodologies
         )
         self.clock = clock
-        self._threads = verify_threads
         self._pool = ThreadPoolExecutor(max_workers=verify_threads, thread_name_prefix="verify")
         self._meters: dict[str, MeterState] = {}
         self._accounts: dict[str, AccountState] = {}
@@ -431,21 +431,20 @@ class CarbonAccounts:
         the batch's meters are read again and the rules applied again.
         """
         pending = [_Pending(position=i) for i in range(len(items))]
-        for slot, item in zip(pending, items, strict=True):
-            try:
-                slot.reading = parse_reading(item)
-            except EvidenceError as exc:
-                slot.refusal = ("malformed", str(exc))
-                continue
-            if len(orjson.dumps(slot.reading.raw)) > MAX_EVIDENCE_BYTES:
-                slot.reading = None
-                slot.refusal = (
-                    "too-large",
-                    f"a reading's evidence may take at most "
-                    f"{MAX_EVIDENCE_BYTES} bytes in its entry",
-                )
-        for _ in range(RETRIES):
-            results, events, streams = self._decide_readings(pending)
+        # Each worker parses a chunk (Python, holding the GIL) and verifies it (libsodium or
+        # OpenSSL, GIL released): one worker's verification overlaps the other's parsing.
+        work = [
+            self._pool.submit(
+                self._parse_and_verify, pending[i : i + PARSE_CHUNK], items[i : i + PARSE_CHUNK]
+            )
+            for i in range(0, len(items), PARSE_CHUNK)
+        ]
+        for future in work:
+            future.result()
+        for attempt in range(RETRIES):
+            if attempt:  # the meters were read again: their keys may have changed
+                self._verify_slots(pending)
+            results, events, streams = self._apply_rules(pending)
             if not events:
                 return self._count(results)
             try:
@@ -487,32 +486,47 @@ class CarbonAccounts:
                     self.refusals[result.reason or "unknown"] += 1
         return results
 
-    def _decide_readings(
+    @staticmethod
+    def _parse_into(slot: _Pending, item: object) -> None:
+        try:
+            slot.reading = parse_reading(item)
+        except EvidenceError as exc:
+            slot.refusal = ("malformed", str(exc))
+            return
+        if len(orjson.dumps(slot.reading.raw)) > MAX_EVIDENCE_BYTES:
+            slot.reading = None
+            slot.refusal = (
+                "too-large",
+                f"a reading's evidence may take at most {MAX_EVIDENCE_BYTES} bytes in its entry",
+            )
+
+    def _parse_and_verify(self, slots: list[_Pending], items: Sequence[object]) -> None:
+        for slot, item in zip(slots, items, strict=True):
+            self._parse_into(slot, item)
+        self._verify_slots(slots)
+
+    def _meter_state(self, serial: str) -> MeterState:
+        state = self.meter(serial, refresh=False)
+        if state.seq == 0:
+            self._catch_up(state, state.stream)
+        return state
+
+    def _verify_slots(self, slots: list[_Pending]) -> None:
+        """Check each parsed reading's signature against its meter's keys valid at its time."""
+        for slot in slots:
+            reading = slot.reading
+            slot.key_id, slot.verdict = None, None
+            if reading is None:
+                continue
+            state = self._meter_state(reading.serial)
+            if state.enrolled:
+                slot.key_id, slot.verdict = self._verify((reading, state))
+
+    def _apply_rules(
         self, pending: list[_Pending]
     ) -> tuple[list[IngestResult], list[NewEvent], list[str]]:
         serials = {p.reading.serial for p in pending if p.reading is not None}
-        states = {serial: self.meter(serial, refresh=False) for serial in serials}
-        for state in states.values():
-            if state.seq == 0:
-                self._catch_up(state, state.stream)
-        # Signatures first, in the thread pool: each against the keys valid at its time.
-        jobs = []
-        for slot in pending:
-            reading = slot.reading
-            if reading is None or slot.refusal is not None:
-                continue
-            state = states[reading.serial]
-            if not state.enrolled:
-                continue
-            jobs.append((slot, reading, state))
-        # A thread pool ignores map's chunksize: hand each worker a slice, not single readings.
-        work = [(r, s) for _, r, s in jobs]
-        size = max(64, -(-len(work) // self._threads))
-        slices = [work[i : i + size] for i in range(0, len(work), size)]
-        verdicts = [v for part in self._pool.map(self._verify_all, slices) for v in part]
-        for (slot, _, _), verdict in zip(jobs, verdicts, strict=True):
-            slot.key_id, refusal = verdict
-            slot.refusal = refusal
+        states = {serial: self._meter_state(serial) for serial in serials}
         # Then the rules, in submission order, against each meter's running state.
         running: dict[str, tuple[int, dict[str, int], Decimal | None]] = {
             serial: (s.seq, dict(s.last_sequence), s.last_register) for serial, s in states.items()
@@ -531,7 +545,7 @@ class CarbonAccounts:
                 )
                 continue
             state = states[reading.serial]
-            refusal = slot.refusal
+            refusal = slot.verdict
             if refusal is None and not state.enrolled:
                 refusal = ("unknown-meter", f"meter {reading.serial!r} is not enrolled")
             seq, last_sequences, last_register = running.get(reading.serial, (0, {}, None))
@@ -607,12 +621,6 @@ class CarbonAccounts:
                 )
             )
         return results, events, streams
-
-    @classmethod
-    def _verify_all(
-        cls, jobs: list[tuple[IncomingReading, MeterState]]
-    ) -> list[tuple[str | None, tuple[str, str] | None]]:
-        return [cls._verify(job) for job in jobs]
 
     @staticmethod
     def _verify(
