@@ -7,12 +7,15 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from domain.errors import DomainError
 from hardware_signers.errors import SignerError
 from ledger.errors import LedgerError
 from ledger.ledger import DEFAULT_ORIGIN, Ledger
+
+if TYPE_CHECKING:
+    from api.platform import Platform
 
 DEFAULT_DEMO_DIR = "demo-data"
 
@@ -57,14 +60,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_or_init(data: str) -> Ledger:
-    path = Path(data)
-    if (path / "carbonledger.toml").exists():
-        return Ledger.open(path)
-    return Ledger.init(path)
-
-
-def _platform(data: str, *, create: bool = False) -> Any:
+def _platform(data: str, *, create: bool = False) -> Platform:
     from api.platform import Platform
 
     path = Path(data)
@@ -73,7 +69,7 @@ def _platform(data: str, *, create: bool = False) -> Any:
     return Platform.open(path)
 
 
-def _seed(platform: Any, events: int) -> None:
+def _seed(platform: Platform, events: int) -> None:
     from api.demo import seed_city
 
     summary = seed_city(
@@ -81,6 +77,7 @@ def _seed(platform: Any, events: int) -> None:
     )
     platform.ledger.log.integrate_all()
     platform.ledger.log.sign_checkpoint(force=True)
+    platform.projections.catch_up()
     print(
         f"demo city: {summary['readings']} signed readings, {summary['claims']} claims, "
         f"log of {platform.ledger.log.size()} entries"
@@ -109,7 +106,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(platform: Any, host: str, port: int) -> None:
+def _serve(platform: Platform, host: str, port: int) -> None:
     import uvicorn
 
     from api.app import create_app

@@ -62,6 +62,14 @@ class DemoMeter:
     register: Decimal = Decimal(0)
 
 
+@dataclass
+class DemoCharger:
+    serial: str
+    signer: SoftwareSigner
+    pagination: int = 0
+    register: Decimal = Decimal("1000")
+
+
 def public_pem(signer: Signer) -> str:
     key = serialization.load_der_public_key(signer.public_key_spki)
     return key.public_bytes(
@@ -267,7 +275,7 @@ def seed_city(
             public_key=public_pem(signer),
             carrier="electricity",
         )
-        chargers.append([serial, signer, 0, Decimal("1000")])
+        chargers.append(DemoCharger(serial, signer))
 
     residents = [f"p-{rng.getrandbits(48):012x}" for _ in range(20)]
     for pseudonym in residents:
@@ -299,21 +307,20 @@ def seed_city(
             )
         if slot % 8 == 0:
             for charger in chargers:
-                serial, signer, pagination, register = charger
                 kwh = Decimal(rng.randint(80, 450)) / 10
-                charger[2] = pagination + 1
-                charger[3] = register + kwh
+                charger.pagination += 1
                 writer.add(
                     ocmf_record(
-                        signer,
-                        serial,
-                        pagination + 1,
+                        charger.signer,
+                        charger.serial,
+                        charger.pagination,
                         begin,
                         begin + timedelta(minutes=50),
-                        register,
-                        register + kwh,
+                        charger.register,
+                        charger.register + kwh,
                     )
                 )
+                charger.register += kwh
         slot += 1
     writer.flush()
     say(

@@ -37,12 +37,14 @@ def _key(secret: bytes, descriptor: str) -> ClaimKey:
     )
 
 
-def transaction_key(secret: bytes, source: str, transaction_id: str) -> ClaimKey:
+def transaction_key(secret: bytes, source: object, transaction_id: object) -> ClaimKey:
     """The claim key of an activity recorded once by a source system."""
-    for name, value in (("source", source), ("transaction id", transaction_id)):
+    parts = []
+    for name, value in (("source", source), ("id", transaction_id)):
         if not isinstance(value, str) or not value or "\n" in value or len(value) > 200:
             raise RequestError(f"activity {name} must be 1-200 characters without newlines")
-    return _key(secret, f"transaction\n{source}\n{transaction_id}")
+        parts.append(value)
+    return _key(secret, "transaction\n" + "\n".join(parts))
 
 
 def slots(start: datetime, end: datetime) -> list[datetime]:

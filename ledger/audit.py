@@ -52,8 +52,8 @@ def audit_log(
     try:
         _audit(log, verifier_key, counts, progress, batch)
     except _Mismatch as exc:
-        return AuditReport(**counts, failure=str(exc))
-    return AuditReport(**counts)
+        return AuditReport(counts["entries"], counts["tiles"], counts["checkpoints"], str(exc))
+    return AuditReport(counts["entries"], counts["tiles"], counts["checkpoints"])
 
 
 def _audit(

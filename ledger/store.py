@@ -147,17 +147,17 @@ class EventStore:
         try:
             ids = self.recorder.insert_events(stored)
         except IntegrityError as exc:
-            streams = sorted({event.stream for event in events})
-            self._forget(streams)
+            involved = sorted(streams)
+            self._forget(involved)
             raise StreamConflict(
                 "another writer appended to "
-                + ", ".join(repr(s) for s in streams[:5])
-                + (" …" if len(streams) > 5 else "")
+                + ", ".join(repr(s) for s in involved[:5])
+                + (" …" if len(involved) > 5 else "")
                 + " first; nothing of this batch was written",
-                streams,
+                involved,
             ) from exc
         except Exception:
-            self._forget({event.stream for event in events})
+            self._forget(streams)
             raise
         with self._heads_lock:
             self._heads.update(heads)
@@ -248,7 +248,7 @@ def _make_recorder(config: DatabaseConfig) -> ApplicationRecorder:
     return recorder
 
 
-def _sqlite_recorder_class() -> type[ApplicationRecorder]:
+def _sqlite_recorder_class() -> Any:
     from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 
     class BatchSQLiteApplicationRecorder(SQLiteApplicationRecorder):
@@ -267,7 +267,7 @@ def _sqlite_recorder_class() -> type[ApplicationRecorder]:
     return BatchSQLiteApplicationRecorder
 
 
-def _postgres_recorder_class() -> type[ApplicationRecorder]:
+def _postgres_recorder_class() -> Any:
     from eventsourcing.postgres import PostgresApplicationRecorder
     from psycopg.sql import SQL, Identifier
 
