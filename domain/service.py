@@ -430,20 +430,8 @@ class CarbonAccounts:
         are written in one transaction; if another writer changed one of the meters meanwhile,
         the batch's meters are read again and the rules applied again.
         """
-        pending = [_Pending(position=i) for i in range(len(items))]
-        # Each worker parses a chunk (Python, holding the GIL) and verifies it (libsodium or
-        # OpenSSL, GIL released): one worker's verification overlaps the other's parsing.
-        work = [
-            self._pool.submit(
-                self._parse_and_verify, pending[i : i + PARSE_CHUNK], items[i : i + PARSE_CHUNK]
-            )
-            for i in range(0, len(items), PARSE_CHUNK)
-        ]
-        for future in work:
-            future.result()
-        for attempt in range(RETRIES):
-            if attempt:  # the meters were read again: their keys may have changed
-                self._verify_slots(pending)
+        for _ in range(RETRIES):
+            pending = self._check(items)
             results, events, streams = self._apply_rules(pending)
             if not events:
                 return self._count(results)
@@ -485,6 +473,23 @@ class CarbonAccounts:
                 else:
                     self.refusals[result.reason or "unknown"] += 1
         return results
+
+    def _check(self, items: Sequence[object]) -> list[_Pending]:
+        """Parse every item and verify its signature against its meter's keys.
+
+        Each worker thread parses a chunk (Python, holding the GIL) and verifies it (libsodium or
+        OpenSSL, GIL released): one worker's verification overlaps the other's parsing.
+        """
+        pending = [_Pending(position=i) for i in range(len(items))]
+        work = [
+            self._pool.submit(
+                self._parse_and_verify, pending[i : i + PARSE_CHUNK], items[i : i + PARSE_CHUNK]
+            )
+            for i in range(0, len(items), PARSE_CHUNK)
+        ]
+        for future in work:
+            future.result()
+        return pending
 
     @staticmethod
     def _parse_into(slot: _Pending, item: object) -> None:
@@ -595,6 +600,20 @@ class CarbonAccounts:
                 )
                 continue
             assert slot.key_id is not None
+            key = state.key(slot.key_id)
+            if key is None or not key.valid_at(reading.time):
+                # The meter's keys changed after the signature was checked: not valid now.
+                results.append(
+                    IngestResult(
+                        slot.position,
+                        False,
+                        meter=reading.serial,
+                        reason="key-not-valid",
+                        detail=f"key {slot.key_id[:16]}… of meter {reading.serial!r} is not "
+                        f"valid at {reading.time.isoformat()}",
+                    )
+                )
+                continue
             last_sequences = {**last_sequences, reading.sequence_kind: reading.sequence}
             running[reading.serial] = (
                 seq + 1,
