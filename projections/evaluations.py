@@ -376,6 +376,14 @@ class Evaluations:
         result["log"] = self.log_state(size)
         return result
 
+    def latest_year(self, account: str) -> int | None:
+        """The latest year with emissions recorded for ``account``, or None when there is none."""
+        with self.db.transaction() as cur:
+            row = cur.execute(
+                "SELECT MAX(period) FROM proj_emissions WHERE account = ?", (account,)
+            ).fetchone()
+        return int(row[0][:4]) if row is not None and row[0] else None
+
     def balances(self, account: str) -> dict[str, Any]:
         """Return an account's points (balance, awarded, redeemed), its recorded reductions in
         grams CO2 and claim count, and its meters, with the log size and checkpoint."""

@@ -158,11 +158,10 @@ def read_account(request: Request) -> Response:
         if state.kind == "personal":
             body["grade"] = evaluations.personal_grade(account_id)
         elif state.kind == "enterprise":
-            year = (
-                query_int(request, "year", minimum=2000)
-                if "year" in request.query_params
-                else datetime.now(CHINA).year
-            )
+            if "year" in request.query_params:
+                year = query_int(request, "year", minimum=2000)
+            else:  # the latest year with readings, else this one
+                year = evaluations.latest_year(account_id) or datetime.now(CHINA).year
             body["evaluation"] = evaluations.evaluate_enterprise(account_id, year)
     except NotFound:
         body["balances"] = None  # opened, but not yet in the read models
