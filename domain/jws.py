@@ -36,9 +36,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from domain import strict_json
 from domain.errors import BadSignature, MalformedEvidence, UnsupportedAlgorithm
-from domain.strict_json import quoted
+from domain.strict_json import json_type, load_object, quoted
 from hardware_signers.base import Algorithm, Signer
 
 __all__ = [
@@ -154,7 +153,7 @@ def _parse_parts(compact: str, parts: list[str]) -> JwsDocument:
     alg = _checked_alg(header)
     key_id = header.get("kid")
     if key_id is not None and not isinstance(key_id, str):
-        raise MalformedEvidence(f"JWS header kid must be a string, not {_json_type(key_id)}")
+        raise MalformedEvidence(f"JWS header kid must be a string, not {json_type(key_id)}")
     payload = _json_object(_base64url_decode(payload_part, "payload"), "JWS payload")
     signature = _base64url_decode(signature_part, "signature")
     if len(signature) != _SIGNATURE_BYTES[alg]:
@@ -195,31 +194,7 @@ def _json_object(data: bytes, what: str) -> dict[str, Any]:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise MalformedEvidence(f"{what} is not UTF-8") from None
-    try:
-        value = strict_json.loads(text)
-    except RecursionError:
-        raise MalformedEvidence(f"{what} is not valid JSON: nested too deeply") from None
-    except ValueError as exc:
-        raise MalformedEvidence(f"{what} is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise MalformedEvidence(f"{what} must be a JSON object, not {_json_type(value)}")
-    return value
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float | Decimal):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
+    return load_object(text, what)
 
 
 def _checked_alg(header: dict[str, Any]) -> str:
@@ -229,7 +204,7 @@ def _checked_alg(header: dict[str, Any]) -> str:
     if alg is None:
         raise MalformedEvidence("JWS header has no alg")
     if not isinstance(alg, str):
-        raise MalformedEvidence(f"JWS header alg must be a string, not {_json_type(alg)}")
+        raise MalformedEvidence(f"JWS header alg must be a string, not {json_type(alg)}")
     if alg.lower() == "none":
         raise UnsupportedAlgorithm("JWS alg 'none' (an unsigned reading) is refused")
     if alg not in ALGORITHMS:
@@ -287,7 +262,7 @@ def _required(payload: dict[str, Any], key: str, kind: type) -> Any:
     if isinstance(value, bool) or not isinstance(value, kind):
         expected = "an integer" if kind is int else "a string"
         raise MalformedEvidence(
-            f"JWS payload field {key} must be {expected}, not {_json_type(value)}"
+            f"JWS payload field {key} must be {expected}, not {json_type(value)}"
         )
     return value
 

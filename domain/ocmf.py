@@ -28,9 +28,8 @@ from cryptography.exceptions import UnsupportedAlgorithm as _CryptographyUnsuppo
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from domain import strict_json
 from domain.errors import BadSignature, MalformedEvidence, UnsupportedAlgorithm
-from domain.strict_json import STRICT_DECODER, quoted
+from domain.strict_json import STRICT_DECODER, json_type, load_object, quoted
 
 __all__ = [
     "DEFAULT_SIGNATURE_ALGORITHM",
@@ -176,7 +175,7 @@ def parse_ocmf(raw: str) -> OcmfRecord:
         payload_bytes = payload_section.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise MalformedEvidence(f"OCMF payload is not valid Unicode text: {exc.reason}") from None
-    signature_fields = _json_object(signature_section, "OCMF signature section")
+    signature_fields = load_object(signature_section, "OCMF signature section")
 
     meter_serial = _optional_str(payload, "MS", "OCMF payload")
     gateway_serial = _optional_str(payload, "GS", "OCMF payload")
@@ -213,7 +212,7 @@ def _split_sections(raw: str) -> tuple[str, dict[str, Any], str]:
     except (ValueError, RecursionError) as exc:
         raise MalformedEvidence(f"OCMF payload is not valid JSON: {_json_reason(exc)}") from None
     if not isinstance(payload, dict):
-        raise MalformedEvidence(f"OCMF payload must be a JSON object, not {_json_type(payload)}")
+        raise MalformedEvidence(f"OCMF payload must be a JSON object, not {json_type(payload)}")
     separator = _skip_whitespace(raw, json_end)
     if separator >= len(raw):
         raise MalformedEvidence(
@@ -239,39 +238,13 @@ def _json_reason(exc: BaseException) -> str:
     return str(exc)
 
 
-def _json_object(text: str, what: str) -> dict[str, Any]:
-    try:
-        value = strict_json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise MalformedEvidence(f"{what} is not valid JSON: {_json_reason(exc)}") from None
-    if not isinstance(value, dict):
-        raise MalformedEvidence(f"{what} must be a JSON object, not {_json_type(value)}")
-    return value
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | Decimal | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
 def _optional_str(obj: dict[str, Any], key: str, where: str) -> str | None:
     """Return ``obj[key]`` when it is a string, None when it is absent or null."""
     value = obj.get(key)
     if value is None:
         return None
     if not isinstance(value, str):
-        raise MalformedEvidence(f"{where} field {key} must be a string, not {_json_type(value)}")
+        raise MalformedEvidence(f"{where} field {key} must be a string, not {json_type(value)}")
     return value
 
 
@@ -347,9 +320,7 @@ def _readings(payload: dict[str, Any]) -> tuple[OcmfReading, ...]:
     if entries is None:
         raise MalformedEvidence("OCMF payload field RD (readings) is missing")
     if not isinstance(entries, list):
-        raise MalformedEvidence(
-            f"OCMF payload field RD must be an array, not {_json_type(entries)}"
-        )
+        raise MalformedEvidence(f"OCMF payload field RD must be an array, not {json_type(entries)}")
     if not entries:
         raise MalformedEvidence("OCMF payload field RD holds no readings")
     readings = []
@@ -357,7 +328,7 @@ def _readings(payload: dict[str, Any]) -> tuple[OcmfReading, ...]:
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
             raise MalformedEvidence(
-                f"OCMF reading RD[{index}] must be an object, not {_json_type(entry)}"
+                f"OCMF reading RD[{index}] must be an object, not {json_type(entry)}"
             )
         # Spec: "fields that have an identical value to the previous reading are omitted", within
         # one record; so each reading is the previous one with its own fields written over it.
@@ -446,7 +417,7 @@ def _reading_number(fields: dict[str, Any], key: str, where: str) -> Decimal | N
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
-        raise MalformedEvidence(f"{where} field {key} must be a number, not {_json_type(value)}")
+        raise MalformedEvidence(f"{where} field {key} must be a number, not {json_type(value)}")
     if isinstance(value, str):
         text = value.strip()
         if not _DECIMAL_TEXT_RE.fullmatch(text):

@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from domain.errors import MalformedEvidence
+
 
 class JsonRefused(ValueError):
     """A JSON text that parses but that evidence may not contain."""
@@ -67,3 +69,33 @@ def loads(text: str) -> Any:
     ):
         return value
     return STRICT_DECODER.decode(text)
+
+
+def json_type(value: object) -> str:
+    """How a JSON value's type reads in an error message ("a string", "an array", ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float | Decimal):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def load_object(text: str, what: str) -> dict[str, Any]:
+    """Parse ``text`` strictly as a JSON object; raise MalformedEvidence naming ``what``."""
+    try:
+        value = loads(text)
+    except RecursionError:
+        raise MalformedEvidence(f"{what} is not valid JSON: nested too deeply") from None
+    except ValueError as exc:
+        raise MalformedEvidence(f"{what} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise MalformedEvidence(f"{what} must be a JSON object, not {json_type(value)}")
+    return value
