@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform as host
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 
 from api.auth import mint_token
 from api.platform import Platform
+from benchmarks.databases import add_database_options, run_on_each_database
 from domain.credit_code import make_credit_code
 from domain.jws import parse_jws, sign_jws_document
 from hardware_signers.base import Algorithm
@@ -186,26 +184,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--readings", type=int, default=50_000)
     parser.add_argument("--meters", type=int, default=200)
-    parser.add_argument(
-        "--postgres",
-        default=os.environ.get(
-            "CARBONLEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
-        ),
-    )
-    parser.add_argument("--sqlite-only", action="store_true")
-    args = parser.parse_args()
-    print(f"machine: {host.platform()}, {os.cpu_count()} cpus, Python {host.python_version()}")
-    with tempfile.TemporaryDirectory() as tmp:
-        run("SQLite", f"sqlite:///{tmp}/sqlite/ledger.sqlite", Path(tmp) / "sqlite", args)
-        if not args.sqlite_only:
-            import psycopg
-
-            schema = "bench_" + uuid.uuid4().hex[:8]
-            try:
-                run("PostgreSQL", f"{args.postgres}?schema={schema}", Path(tmp) / "pg", args)
-            finally:
-                with psycopg.connect(args.postgres, autocommit=True) as conn:
-                    conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    add_database_options(parser)
+    run_on_each_database(run, parser.parse_args())
 
 
 if __name__ == "__main__":

@@ -12,15 +12,12 @@ audit entries per second.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import random
 import statistics
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
+from benchmarks.databases import add_database_options, run_on_each_database
 from ledger.audit import audit_log
 from ledger.db import open_database
 from ledger.ledger import Ledger
@@ -148,28 +145,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--proof-leaves", type=int, default=1_000_000)
-    parser.add_argument(
-        "--postgres",
-        default=os.environ.get(
-            "CARBONLEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
-        ),
-    )
-    parser.add_argument("--sqlite-only", action="store_true")
-    args = parser.parse_args()
-    print(
-        f"machine: {platform.platform()}, {os.cpu_count()} cpus, Python {platform.python_version()}"
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        run("SQLite", f"sqlite:///{tmp}/sqlite/ledger.sqlite", Path(tmp) / "sqlite", args)
-        if not args.sqlite_only:
-            import psycopg
-
-            schema = "bench_" + uuid.uuid4().hex[:8]
-            try:
-                run("PostgreSQL", f"{args.postgres}?schema={schema}", Path(tmp) / "pg", args)
-            finally:
-                with psycopg.connect(args.postgres, autocommit=True) as conn:
-                    conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    add_database_options(parser)
+    run_on_each_database(run, parser.parse_args())
 
 
 if __name__ == "__main__":
