@@ -140,6 +140,20 @@ def verify_consistency(
     not."""
     _check_count("old tree size", old_size)
     _check_count("new tree size", new_size)
+    if old_size == new_size and old_size > 0:
+        # Nothing to hash: the proof is empty and the roots are equal, compared as given (as the
+        # transparency-dev verifier and its test vectors do).
+        if not isinstance(old_root, bytes | bytearray) or not isinstance(
+            new_root, bytes | bytearray
+        ):
+            raise ProofError("root hashes must be bytes")
+        if len(proof):
+            raise ProofError(
+                f"consistency proof has {len(proof)} hashes, want 0 for trees of equal size"
+            )
+        if bytes(old_root) != bytes(new_root):
+            raise ProofError(f"two trees of size {old_size} have different root hashes")
+        return
     old_root = _check_hash("old root hash", old_root)
     new_root = _check_hash("new root hash", new_root)
     path = [_check_hash(f"proof hash {i}", p) for i, p in enumerate(proof)]
