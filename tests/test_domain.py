@@ -4,6 +4,7 @@ and redemptions under concurrency, and a SIGKILL during ingest."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -537,6 +538,9 @@ def test_kill_during_ingest_loses_nothing_accepted(
 
     stored_hashes = {b64(h) for h in hashes}
     assert set(accepted) <= stored_hashes
+    # ... and in the log, each at one index.
+    in_log = ledger.log.leaf_indexes([base64.b64decode(h) for h in accepted])
+    assert len(in_log) == len(accepted) and len(set(in_log.values())) == len(accepted)
     pairs = [(e.stream, e.body["sequence"]) for e in stored]
     assert len(pairs) == len(set(pairs))
     # After a restart, ingest continues where it stopped: resubmitting everything accepts only
