@@ -105,7 +105,7 @@ def parse_jws(compact: str) -> JwsReading:
     (not its signature: see :func:`verify_jws`); raise MalformedEvidence naming the first thing
     that is wrong, or UnsupportedAlgorithm for an algorithm or extension carbonledger refuses."""
     document = parse_jws_document(compact)
-    fields = _reading_fields(document.payload)
+    fields = reading_fields(document.payload)
     return JwsReading(
         raw=compact,
         header=document.header,
@@ -219,7 +219,7 @@ def _checked_alg(header: dict[str, Any]) -> str:
     return alg
 
 
-def _reading_fields(payload: dict[str, Any]) -> dict[str, Any]:
+def reading_fields(payload: dict[str, Any]) -> dict[str, Any]:
     """Check the reading fields of ``payload`` and return them typed, as JwsReading arguments."""
     meter = _required(payload, "meter", str)
     if not meter:
@@ -369,7 +369,7 @@ def sign_jws(payload: dict[str, Any], signer: Signer) -> str:
     """
     if not isinstance(payload, dict):
         raise MalformedEvidence(f"a JWS payload must be a dict, not {type(payload).__name__}")
-    _reading_fields(payload)
+    reading_fields(payload)
     compact = sign_jws_document(payload, signer)
     verify_jws(parse_jws(compact), _public_key(signer))
     return compact
