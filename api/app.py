@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from api.background import BackgroundWorker
 from api.openapi import openapi_document
 from api.platform import Platform
 from api.problems import (
@@ -29,16 +30,16 @@ from api.routes import log as log_routes
 from api.routes import metrics as metrics_routes
 from domain.errors import DomainError
 from ledger.errors import LedgerError
-from ledger.integrator import IntegratorLoop
 from ledger.ledger import Ledger
 
 
 def create_app(
     ledger: Ledger, *, integrate: bool = False, platform: Platform | None = None
 ) -> Starlette:
-    """Build the app around an open ledger; with ``integrate``, it also runs the integrator loop
-    for as long as it serves. Without a ``platform`` (the ledger's carbon accounts and operator
-    tokens) one is configured from the ledger's data directory and closed with the app."""
+    """Build the app around an open ledger. With ``integrate``, a background process integrates
+    new events, signs checkpoints and keeps the read models up to date for as long as it serves.
+    Without a ``platform`` (the ledger's carbon accounts and operator tokens) one is configured
+    from the ledger's data directory and closed with the app."""
     owned = platform is None
     served = Platform.around(ledger) if platform is None else platform
     if served.ledger is not ledger:
@@ -46,18 +47,14 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        loop = (
-            IntegratorLoop(ledger.log, followers=[served.projections.catch_up])
-            if integrate
-            else None
-        )
-        if loop is not None:
-            loop.start()
+        worker = BackgroundWorker(ledger.data_dir) if integrate else None
+        if worker is not None:
+            worker.start()
         try:
             yield
         finally:
-            if loop is not None:
-                loop.stop()
+            if worker is not None:
+                worker.stop()
             if owned:
                 served.close()
 

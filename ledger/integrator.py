@@ -6,10 +6,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from ledger.log import IntegratorConflict, Log
 
 log = logging.getLogger("carbonledger.integrator")
+
+
+class StopSignal(Protocol):
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
 
 
 class IntegratorLoop:
@@ -54,7 +61,12 @@ class IntegratorLoop:
         return count
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        self.run(self._stop)
+
+    def run(self, stop: StopSignal) -> None:
+        """Integrate in the calling thread until ``stop`` is set (a threading or a
+        multiprocessing Event)."""
+        while not stop.is_set():
             try:
                 count = self.step()
                 self.last_error = None
@@ -62,6 +74,6 @@ class IntegratorLoop:
                 self.last_error = exc
                 log.exception("integration failed; retrying")
                 count = 0
-                self._stop.wait(1.0)
+                stop.wait(1.0)
             if count < self.batch:
-                self._stop.wait(self.poll)
+                stop.wait(self.poll)
