@@ -20,6 +20,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from api.app import create_app
 from api.auth import SCOPES, TokenFileError, TokenRegistry, mint_token
@@ -750,3 +752,40 @@ def test_served_read_models_follow_the_log(ledger: Ledger) -> None:
             assert all(entry["log_index"] is not None for entry in body["history"])
     finally:
         platform.close()
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.one_of(
+        st.binary(max_size=300),
+        st.text(max_size=300).map(str.encode),
+        st.lists(
+            st.one_of(
+                st.text(max_size=80),
+                st.integers(-(2**63), 2**63 - 1),
+                st.none(),
+                st.dictionaries(
+                    st.sampled_from(["ocmf", "jws", "x"]), st.text(max_size=40), max_size=2
+                ),
+            ),
+            max_size=6,
+        ).map(orjson.dumps),
+    ),
+    ndjson=st.booleans(),
+)
+def test_garbage_ingest_bodies_never_fail_the_server(
+    served: Served, body: bytes, ndjson: bool
+) -> None:
+    before = served.stored()
+    kind = "application/x-ndjson" if ndjson else "application/json"
+    response = served.call(
+        "POST", "/ingest/readings", token="ingest", content=body, headers={"Content-Type": kind}
+    )
+    assert response.status_code in (200, 400, 413, 415, 422), response.text
+    if response.status_code == 200:
+        assert all(r["status"] == "refused" for r in response.json()["results"])
+    else:
+        problem(response, response.status_code)
+    assert served.stored() == before
