@@ -763,7 +763,7 @@ class CarbonAccounts:
             raise NotFound(f"no methodology {methodology!r}")
         amount = decimal_field(quantity, "quantity", positive=True)
         keys = self.claim_keys(activity)
-        evidence_hashes = [self._evidence_hash(e) for e in evidence]
+        evidence_hashes = self._evidence(evidence)
         reduction_g, points, factor_ref = self._assess(methodology, action, amount)
         claim_id = hashlib.sha256(
             ("claim\n" + "\n".join(sorted(k.key for k in keys))).encode()
@@ -828,16 +828,29 @@ class CarbonAccounts:
             }
         raise Conflict(f"account {account!r} kept changing; try again")
 
-    def _evidence_hash(self, value: object) -> str:
-        if not isinstance(value, str):
-            raise RequestError("evidence must be leaf hashes (base64) of readings in the log")
-        try:
-            digest = base64.b64decode(value, validate=True)
-        except ValueError as exc:
-            raise RequestError(f"evidence {value!r} is not base64") from exc
-        if len(digest) != 32:
-            raise RequestError(f"evidence {value!r} is not a 32-byte leaf hash")
-        return value
+    def _evidence(self, evidence: Sequence[object]) -> list[str]:
+        """Check that every piece of evidence is the leaf hash (base64) of an entry in the log."""
+        if isinstance(evidence, str) or len(evidence) > 1000:
+            raise RequestError("evidence must be a list of at most 1000 leaf hashes")
+        digests = []
+        for value in evidence:
+            if not isinstance(value, str):
+                raise RequestError("evidence must be leaf hashes (base64) of entries in the log")
+            try:
+                digest = base64.b64decode(value, validate=True)
+            except ValueError as exc:
+                raise RequestError(f"evidence {value!r} is not base64") from exc
+            if len(digest) != 32:
+                raise RequestError(f"evidence {value!r} is not a 32-byte leaf hash")
+            digests.append(digest)
+        found = self.ledger.log.leaf_indexes(digests)
+        for value, digest in zip(evidence, digests, strict=True):
+            if digest not in found:
+                raise RequestError(
+                    f"evidence {value} is not an entry of the log (yet): claims cite entries "
+                    "once they are integrated"
+                )
+        return [b64(d) for d in digests]
 
     def _claim_holder(self, claim_stream: str, keys: Sequence[ClaimKey]) -> dict[str, Any] | None:
         for key in keys:

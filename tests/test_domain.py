@@ -550,3 +550,27 @@ def test_kill_during_ingest_loses_nothing_accepted(
     assert sum(r.accepted for r in results) == 30 * 200 - len(stored)
     assert {r.reason for r in results if not r.accepted} <= {"replay"}
     restarted.ledger.close()
+
+
+def test_claims_cite_entries_of_the_log(platform: CarbonAccounts, ledger: Ledger) -> None:
+    signer = enroll(platform, "PV-9")
+    (accepted,) = platform.ingest_readings([reading(signer, "PV-9", 1)])
+    claim = {
+        "account": COMPANY,
+        "methodology": "shenzhen-low-carbon-transit@1.0",
+        "action": "bus_electric",
+        "quantity": "3",
+        "activity": {"kind": "transaction", "source": "fleet", "id": "trip-9"},
+    }
+    with pytest.raises(RequestError, match="not an entry of the log"):
+        platform.submit_claim(**claim, evidence=[accepted.leaf_hash])  # not integrated yet
+    ledger.log.integrate_all()
+    receipt = platform.submit_claim(**claim, evidence=[accepted.leaf_hash])
+    body = decode_entry(ledger.store.read_stream(f"claim/{receipt['claim']}")[0].data).body
+    assert body["evidence"] == [accepted.leaf_hash]
+    for bad in (["AAAA"], ["not base64!"], [7], "a-string"):
+        with pytest.raises(RequestError):
+            platform.submit_claim(
+                **{**claim, "activity": {"kind": "transaction", "source": "fleet", "id": "x"}},
+                evidence=bad,
+            )
