@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 from pkcs11 import exceptions as pkcs11_errors
 
-from hardware_signers.base import Algorithm, spki_key_id
+from hardware_signers.base import ECDSA_CURVES, Algorithm, PublicKeyInfo, spki_key_id
 from hardware_signers.errors import (
     InvalidKey,
     KeyNotFound,
@@ -86,10 +86,6 @@ _SIGN_MECHANISMS: dict[Algorithm, Mechanism] = {
 _DIGESTS: dict[Algorithm, Callable[[bytes], Any]] = {
     Algorithm.ECDSA_P256: hashlib.sha256,
     Algorithm.ECDSA_P384: hashlib.sha384,
-}
-_CURVES: dict[Algorithm, ec.EllipticCurve] = {
-    Algorithm.ECDSA_P256: ec.SECP256R1(),
-    Algorithm.ECDSA_P384: ec.SECP384R1(),
 }
 _RAW_PUBLIC_KEY_BYTES: dict[Algorithm, int] = {
     Algorithm.ED25519: 32,
@@ -468,7 +464,7 @@ class Pkcs11Token:
 # -- signers -----------------------------------------------------------------------------------
 
 
-class Pkcs11Signer:
+class Pkcs11Signer(PublicKeyInfo):
     """A private key held in a PKCS#11 token, with a session of its own to sign through.
 
     Safe to share between threads: signing takes the module's lock (see the module docstring).
@@ -525,25 +521,6 @@ class Pkcs11Signer:
             raise
         signer._owns_token = True
         return signer
-
-    @property
-    def key_id(self) -> str:
-        """Lowercase hex SHA-256 of the DER SubjectPublicKeyInfo."""
-        return self._key_id
-
-    @property
-    def algorithm(self) -> Algorithm:
-        return self._algorithm
-
-    @property
-    def public_key_raw(self) -> bytes:
-        """Ed25519: the 32-byte public key; ECDSA: the uncompressed SEC1 point 0x04||X||Y."""
-        return self._public_key_raw
-
-    @property
-    def public_key_spki(self) -> bytes:
-        """The public key as DER SubjectPublicKeyInfo."""
-        return self._public_key_spki
 
     @property
     def token(self) -> Pkcs11Token:
@@ -679,7 +656,9 @@ def _spki(algorithm: Algorithm, public_key_raw: bytes) -> bytes:
         if algorithm is Algorithm.ED25519:
             key: Any = ed25519.Ed25519PublicKey.from_public_bytes(public_key_raw)
         else:
-            key = ec.EllipticCurvePublicKey.from_encoded_point(_CURVES[algorithm], public_key_raw)
+            key = ec.EllipticCurvePublicKey.from_encoded_point(
+                ECDSA_CURVES[algorithm], public_key_raw
+            )
     except ValueError as exc:
         raise InvalidKey(f"the token's {algorithm.value} public key is not valid: {exc}") from None
     return key.public_bytes(

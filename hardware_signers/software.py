@@ -17,31 +17,26 @@ from pathlib import Path
 
 import nacl.bindings
 from cryptography.exceptions import UnsupportedAlgorithm as _CryptographyUnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from hardware_signers.base import Algorithm, spki_key_id
+from hardware_signers.base import (
+    ECDSA_BY_CURVE_NAME,
+    ECDSA_CURVES,
+    ECDSA_HASHES,
+    Algorithm,
+    PublicKeyInfo,
+    spki_key_id,
+)
 from hardware_signers.errors import InvalidKey, UnsupportedAlgorithm
 
 _ED25519_SEED_BYTES = 32
 
-_CURVES: dict[Algorithm, ec.EllipticCurve] = {
-    Algorithm.ECDSA_P256: ec.SECP256R1(),
-    Algorithm.ECDSA_P384: ec.SECP384R1(),
-}
-_HASHES: dict[Algorithm, type[hashes.HashAlgorithm]] = {
-    Algorithm.ECDSA_P256: hashes.SHA256,
-    Algorithm.ECDSA_P384: hashes.SHA384,
-}
-_CURVE_ALGORITHMS: dict[str, Algorithm] = {
-    "secp256r1": Algorithm.ECDSA_P256,
-    "secp384r1": Algorithm.ECDSA_P384,
-}
 
 _PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 
 
-class SoftwareSigner:
+class SoftwareSigner(PublicKeyInfo):
     """A private key in memory that signs with Ed25519, ECDSA P-256/SHA-256 or ECDSA P-384/SHA-384.
 
     Build one with :meth:`generate`, :meth:`from_pem` or :meth:`from_ed25519_seed`.
@@ -70,7 +65,7 @@ class SoftwareSigner:
             self._nacl_secret: bytes | None = nacl_secret
             self._ecdsa: ec.ECDSA | None = None
         elif isinstance(key, ec.EllipticCurvePrivateKey):
-            found = _CURVE_ALGORITHMS.get(key.curve.name)
+            found = ECDSA_BY_CURVE_NAME.get(key.curve.name)
             if found is None:
                 raise UnsupportedAlgorithm(
                     f"ECDSA curve {key.curve.name!r} is not supported (use P-256 or P-384)"
@@ -80,7 +75,7 @@ class SoftwareSigner:
                 serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
             )
             self._nacl_secret = None
-            self._ecdsa = ec.ECDSA(_HASHES[algorithm]())
+            self._ecdsa = ec.ECDSA(ECDSA_HASHES[algorithm]())
         else:
             raise UnsupportedAlgorithm(
                 f"private key type {type(key).__name__} is not supported "
@@ -102,7 +97,7 @@ class SoftwareSigner:
         algorithm = _as_algorithm(algorithm)
         if algorithm is Algorithm.ED25519:
             return cls(ed25519.Ed25519PrivateKey.generate())
-        return cls(ec.generate_private_key(_CURVES[algorithm]))
+        return cls(ec.generate_private_key(ECDSA_CURVES[algorithm]))
 
     @classmethod
     def from_ed25519_seed(cls, seed: bytes) -> SoftwareSigner:
@@ -150,25 +145,6 @@ class SoftwareSigner:
         return cls(key)
 
     # -- the Signer protocol --------------------------------------------------------------------
-
-    @property
-    def key_id(self) -> str:
-        """Lowercase hex SHA-256 of the DER SubjectPublicKeyInfo."""
-        return self._key_id
-
-    @property
-    def algorithm(self) -> Algorithm:
-        return self._algorithm
-
-    @property
-    def public_key_raw(self) -> bytes:
-        """Ed25519: the 32-byte public key; ECDSA: the uncompressed SEC1 point 0x04||X||Y."""
-        return self._public_key_raw
-
-    @property
-    def public_key_spki(self) -> bytes:
-        """The public key as DER SubjectPublicKeyInfo."""
-        return self._public_key_spki
 
     def sign(self, message: bytes) -> bytes:
         """Return the signature of ``message``: 64 bytes for Ed25519, DER (r, s) for ECDSA."""

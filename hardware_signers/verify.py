@@ -23,25 +23,17 @@ import nacl.bindings
 import nacl.exceptions
 from cryptography.exceptions import InvalidSignature as _CryptographyInvalidSignature
 from cryptography.exceptions import UnsupportedAlgorithm as _CryptographyUnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from hardware_signers.base import Algorithm
+from hardware_signers.base import ECDSA_BY_CURVE_NAME, ECDSA_CURVES, ECDSA_HASHES, Algorithm
 from hardware_signers.errors import InvalidKey, InvalidSignature, UnsupportedAlgorithm
 
 ED25519_PUBLIC_KEY_BYTES = 32
 ED25519_SIGNATURE_BYTES = 64
 
 # Per ECDSA algorithm: the curve, the hash, the byte length of a scalar, and the group order n.
-_CURVES: dict[Algorithm, ec.EllipticCurve] = {
-    Algorithm.ECDSA_P256: ec.SECP256R1(),
-    Algorithm.ECDSA_P384: ec.SECP384R1(),
-}
-_HASHES: dict[Algorithm, type[hashes.HashAlgorithm]] = {
-    Algorithm.ECDSA_P256: hashes.SHA256,
-    Algorithm.ECDSA_P384: hashes.SHA384,
-}
 _SCALAR_BYTES: dict[Algorithm, int] = {
     Algorithm.ECDSA_P256: 32,
     Algorithm.ECDSA_P384: 48,
@@ -52,10 +44,6 @@ _ORDERS: dict[Algorithm, int] = {
         "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973",
         16,
     ),
-}
-_CURVE_ALGORITHMS: dict[str, Algorithm] = {
-    "secp256r1": Algorithm.ECDSA_P256,
-    "secp384r1": Algorithm.ECDSA_P384,
 }
 _ALGORITHM_BY_RAW_SIGNATURE_LENGTH: dict[int, Algorithm] = {
     2 * size: algorithm for algorithm, size in _SCALAR_BYTES.items()
@@ -112,7 +100,7 @@ def verify_ecdsa(
     else:
         raise ValueError(f"encoding must be 'der' or 'raw', not {encoding!r}")
     try:
-        key.verify(encode_dss_signature(r, s), message, ec.ECDSA(_HASHES[algorithm]()))
+        key.verify(encode_dss_signature(r, s), message, ec.ECDSA(ECDSA_HASHES[algorithm]()))
     except _CryptographyInvalidSignature:
         raise InvalidSignature(
             f"{algorithm.value} signature does not verify for this key and message"
@@ -166,7 +154,7 @@ def _algorithm_and_raw(key: object) -> tuple[Algorithm, bytes]:
         raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return Algorithm.ED25519, raw
     if isinstance(key, ec.EllipticCurvePublicKey):
-        algorithm = _CURVE_ALGORITHMS.get(key.curve.name)
+        algorithm = ECDSA_BY_CURVE_NAME.get(key.curve.name)
         if algorithm is None:
             raise UnsupportedAlgorithm(
                 f"ECDSA curve {key.curve.name!r} is not supported (use P-256 or P-384)"
@@ -194,7 +182,7 @@ def _ecdsa_public_key(public_key: bytes, algorithm: Algorithm) -> ec.EllipticCur
             raise InvalidKey(f"ECDSA public key is not a valid DER SPKI: {exc}") from None
         if not isinstance(key, ec.EllipticCurvePublicKey):
             raise InvalidKey(f"expected an ECDSA public key, got {type(key).__name__}")
-        found = _CURVE_ALGORITHMS.get(key.curve.name)
+        found = ECDSA_BY_CURVE_NAME.get(key.curve.name)
         if found is not algorithm:
             curve = found.value if found is not None else key.curve.name
             raise InvalidKey(f"public key is for {curve}, not {algorithm.value}")
@@ -206,7 +194,7 @@ def _ecdsa_public_key(public_key: bytes, algorithm: Algorithm) -> ec.EllipticCur
             f"(uncompressed) bytes, got {len(public_key)}"
         )
     try:
-        return ec.EllipticCurvePublicKey.from_encoded_point(_CURVES[algorithm], public_key)
+        return ec.EllipticCurvePublicKey.from_encoded_point(ECDSA_CURVES[algorithm], public_key)
     except ValueError as exc:
         raise InvalidKey(
             f"{algorithm.value} public key is not a point on the curve: {exc}"
@@ -363,6 +351,6 @@ def _algorithm(algorithm: Algorithm | str) -> Algorithm:
 
 def _ecdsa_algorithm(algorithm: Algorithm | str) -> Algorithm:
     algorithm = _algorithm(algorithm)
-    if algorithm not in _CURVES:
+    if algorithm not in ECDSA_CURVES:
         raise UnsupportedAlgorithm(f"{algorithm.value} is not an ECDSA algorithm")
     return algorithm
