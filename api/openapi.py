@@ -169,6 +169,9 @@ def _secured(scope: str, operation: dict[str, Any]) -> dict[str, Any]:
     """An operation that needs an operator bearer token with ``scope``: 401 without a valid
     token, 403 naming the scope without it."""
     responses = {"401": PROBLEM, "403": PROBLEM, **operation.pop("responses")}
+    if "requestBody" in operation:  # every body is size-limited and of a stated media type
+        responses.setdefault("413", PROBLEM)
+        responses.setdefault("415", PROBLEM)
     return {**operation, "security": [{"bearer": [scope]}], "responses": responses}
 
 

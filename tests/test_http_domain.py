@@ -399,6 +399,10 @@ def test_openapi_lists_every_route(served: Served) -> None:
     ingest = document["paths"]["/ingest/readings"]["post"]
     assert ingest["security"] == [{"bearer": ["ingest"]}]
     assert set(ingest["responses"]) >= {"200", "400", "401", "403", "413"}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if "requestBody" in operation:  # bodies are size-limited and typed
+                assert set(operation["responses"]) >= {"413", "415"}, (method, path)
 
 
 # -- accounts, claims, points ---------------------------------------------------------------------
