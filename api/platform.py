@@ -14,17 +14,15 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 
 from api.auth import TOKENS_FILE, TokenRegistry
-from domain.service import CarbonAccounts, IngestResult
-from ledger.entry import MAX_ENTRY_SIZE
+from domain.service import CarbonAccounts
 from ledger.ledger import Ledger, LedgerConfigError
 from projections.evaluations import Evaluations
 from projections.runner import ProjectionRunner
@@ -35,7 +33,6 @@ FEDERATION_KEY_BYTES = 32
 # A reading is stored verbatim inside its entry, JSON-escaped (an OCMF record's quotes double),
 # and an entry is at most 65,535 bytes: refusing longer readings up front keeps one oversized
 # item from failing the whole batch's transaction.
-MAX_READING_CHARS = (MAX_ENTRY_SIZE - 4096) // 2
 
 
 class PlatformConfigError(LedgerConfigError):
@@ -125,9 +122,6 @@ class Platform:
     projections: ProjectionRunner
     evaluations: Evaluations
     owns_ledger: bool = False
-    # refusals decided here rather than in the domain (an oversized reading)
-    refused_here: Counter[str] = field(default_factory=Counter)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def open(cls, data_dir: Path | str) -> Platform:
@@ -177,30 +171,7 @@ class Platform:
     def ingest_readings(self, items: list[object]) -> IngestReport:
         """Verify and record a batch of readings (see CarbonAccounts.ingest_readings) and say
         where each accepted one stands in the log."""
-        oversized = {
-            position
-            for position, item in enumerate(items)
-            if _reading_length(item) > MAX_READING_CHARS
-        }
-        kept = [item for position, item in enumerate(items) if position not in oversized]
-        decided = iter(self.accounts.ingest_readings(kept) if kept else [])
-        outcome: list[dict[str, Any]] = []
-        for position in range(len(items)):
-            if position in oversized:
-                outcome.append(
-                    {
-                        "position": position,
-                        "status": "refused",
-                        "reason": "too-large",
-                        "detail": f"a reading may be at most {MAX_READING_CHARS} characters",
-                    }
-                )
-                continue
-            result: IngestResult = next(decided)
-            outcome.append({**result.as_dict(), "position": position})
-        if oversized:
-            with self._lock:
-                self.refused_here["too-large"] += len(oversized)
+        outcome = [result.as_dict() for result in self.accounts.ingest_readings(items)]
         return self._placed(outcome)
 
     def _placed(self, outcome: list[dict[str, Any]]) -> IngestReport:
@@ -227,19 +198,8 @@ class Platform:
 
     def reading_refusals(self) -> Counter[str]:
         """Readings refused since this process started, by reason."""
-        with self._lock:
-            counts = Counter(self.refused_here)
         # dict() copies in one step under the GIL; the domain counts from other threads
-        counts.update(dict(self.accounts.refusals))
-        return counts
-
-
-def _reading_length(item: object) -> int:
-    if isinstance(item, str):
-        return len(item)
-    if isinstance(item, dict):
-        return sum(len(v) for v in item.values() if isinstance(v, str))
-    return 0
+        return Counter(dict(self.accounts.refusals))
 
 
 def _leaf_hash_bytes(text: str) -> bytes:

@@ -493,17 +493,18 @@ class CarbonAccounts:
 
     @staticmethod
     def _parse_into(slot: _Pending, item: object) -> None:
-        try:
-            slot.reading = parse_reading(item)
-        except EvidenceError as exc:
-            slot.refusal = ("malformed", str(exc))
-            return
-        if len(orjson.dumps(slot.reading.raw)) > MAX_EVIDENCE_BYTES:
-            slot.reading = None
+        # Size first: a reading that cannot fit in an entry is refused before any parsing.
+        evidence = next(iter(item.values()), None) if isinstance(item, dict) else item
+        if isinstance(evidence, str) and len(orjson.dumps(evidence)) > MAX_EVIDENCE_BYTES:
             slot.refusal = (
                 "too-large",
                 f"a reading's evidence may take at most {MAX_EVIDENCE_BYTES} bytes in its entry",
             )
+            return
+        try:
+            slot.reading = parse_reading(item)
+        except EvidenceError as exc:
+            slot.refusal = ("malformed", str(exc))
 
     def _parse_and_verify(self, slots: list[_Pending], items: Sequence[object]) -> None:
         for slot, item in zip(slots, items, strict=True):

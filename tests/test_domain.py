@@ -574,3 +574,29 @@ def test_claims_cite_entries_of_the_log(platform: CarbonAccounts, ledger: Ledger
                 **{**claim, "activity": {"kind": "transaction", "source": "fleet", "id": "x"}},
                 evidence=bad,
             )
+
+
+def test_the_largest_reading_that_fits_an_entry(platform: CarbonAccounts, ledger: Ledger) -> None:
+    signer = enroll(platform, "BIG-1")
+
+    def padded(seq: int, size: int) -> str:
+        begin = T0 + timedelta(minutes=15 * seq)
+        payload = {
+            "meter": "BIG-1",
+            "seq": seq,
+            "start": begin.isoformat(),
+            "end": (begin + timedelta(minutes=15)).isoformat(),
+            "quantity": "1",
+            "unit": "kWh",
+            "note": "",
+        }
+        compact = sign_jws(payload, signer)
+        payload["note"] = "x" * ((size - len(compact)) * 3 // 4)
+        return sign_jws(payload, signer)
+
+    fits, too_big = padded(1, 59_900), padded(2, 60_100)
+    assert len(fits) <= 60_000 < len(too_big)
+    results = platform.ingest_readings([fits, too_big])
+    assert [(r.accepted, r.reason) for r in results] == [(True, None), (False, "too-large")]
+    (entry,) = ledger.store.read_stream("meter/BIG-1", after=1)
+    assert len(entry.data) <= 65_535 and decode_entry(entry.data).evidence == fits

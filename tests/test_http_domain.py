@@ -326,9 +326,10 @@ def test_ndjson_batches_and_malformed_batches(served: Served, fixtures_dir: Path
         "POST",
         "/ingest/readings",
         token="ingest",
-        json=[jws_reading(signer, "QZ-N-1", 3), "OCMF|" + "x" * 40_000],
+        json=[jws_reading(signer, "QZ-N-1", 3), "OCMF|" + "x" * 61_000, "OCMF|" + "x" * 40_000],
     ).json()
-    assert [r.get("reason") for r in too_long["results"]] == [None, "too-large"]
+    # The limit is what fits in one entry (60,000 bytes of JSON-escaped evidence), not a guess.
+    assert [r.get("reason") for r in too_long["results"]] == [None, "too-large", "malformed"]
     assert served.stored() == before + 1
 
 
