@@ -110,3 +110,43 @@ def test_errors_are_one_readable_line(tmp_path: Path, args: tuple[str, ...], mes
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("carbonledger: error: ")
     assert message in lines[0]
+
+
+def test_serve_stops_on_sigterm_with_its_background_worker(tmp_path: Path) -> None:
+    import signal
+    import socket
+    import time
+
+    import httpx
+
+    data = tmp_path / "served"
+    run("init", "--data", str(data))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--data", str(data), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/log/vkey").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and server.poll() is None
+            time.sleep(0.1)
+        server.send_signal(signal.SIGTERM)
+        # uvicorn shuts down gracefully, then re-raises the signal so the exit status says why.
+        assert server.wait(60) in (0, -signal.SIGTERM)
+        log = server.stderr.read() if server.stderr else ""
+        assert "Application shutdown complete" in log and "Traceback" not in log
+    finally:
+        if server.poll() is None:
+            server.kill()

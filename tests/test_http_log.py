@@ -165,3 +165,34 @@ def test_serving_with_integration_picks_up_new_events(ledger: Ledger) -> None:
                     break
             time.sleep(0.1)
         assert size == 30
+
+
+def test_background_worker_is_restarted_and_stops_cleanly(ledger: Ledger) -> None:
+    """The serving background process integrates; killed, it is started again; stopping it never
+    hangs, whatever state it died in."""
+    import os
+    import signal
+    import time
+
+    from api.background import BackgroundWorker
+
+    worker = BackgroundWorker(ledger.data_dir)
+    worker.start()
+    try:
+        append_events(ledger, 20)
+        deadline = time.monotonic() + 30
+        while ledger.log.size() < 20:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert worker._process is not None
+        os.kill(worker._process.pid, signal.SIGKILL)
+        while worker.restarts < 1 or not worker.alive:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        append_events(ledger, 5)
+        while ledger.log.size() < 25:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    assert not worker.alive
