@@ -79,19 +79,6 @@ def load_maker_roots(data_dir: Path) -> list[x509.Certificate]:
     return roots
 
 
-def integration_position(ledger: Ledger) -> tuple[int, int]:
-    """Return (log size, notification id of the last integrated event), as committed.
-
-    The integrator commits its position in the ``log_state`` row (ledger/log.py); the Log class
-    only keeps the notification id in the memory of the process that integrates.
-    """
-    with ledger.db.transaction() as cur:
-        row = cur.execute(
-            "SELECT size, last_notification_id FROM log_state WHERE id = 1"
-        ).fetchone()
-    return (0, 0) if row is None else (int(row[0]), int(row[1]))
-
-
 @dataclass(frozen=True)
 class IngestReport:
     """The answer to a batch of readings: the domain's result per item, and for accepted items
@@ -178,7 +165,7 @@ class Platform:
         accepted = [r for r in outcome if r["status"] == "accepted"]
         indexes = self.ledger.log.leaf_indexes([_leaf_hash_bytes(r["leaf_hash"]) for r in accepted])
         stored = self.ledger.store.max_notification_id()
-        size, integrated = integration_position(self.ledger)
+        size, integrated = self.ledger.log.position()
         # The batch was one transaction and this call returned after it, so its k-th of n
         # accepted entries has a notification id of at most stored - (n - 1 - k). PostgreSQL's
         # ids may have gaps and other writers may have appended since: "at most" either way.

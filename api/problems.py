@@ -20,7 +20,6 @@ from domain.errors import (
     InvalidCreditCode,
     NotFound,
     Overdrawn,
-    ReadingRefused,
 )
 from domain.methodology import MethodologyError
 from ledger.entry import EntryError
@@ -121,8 +120,6 @@ def domain_problem(exc: DomainError) -> Problem:
         return Problem(400, "invalid-credit-code", "Invalid credit code", detail)
     if isinstance(exc, MethodologyError):
         return Problem(422, "methodology-refused", "Refused by the methodology", detail)
-    if isinstance(exc, ReadingRefused):
-        return Problem(422, exc.reason, "Reading refused", detail)
     return Problem(400, "invalid-request", "Invalid request", detail)
 
 

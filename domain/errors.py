@@ -45,16 +45,6 @@ class AlreadyExists(DomainError):
     """The account, meter or reporter is already enrolled."""
 
 
-class ReadingRefused(DomainError):
-    """A signed reading was refused by a rule. ``reason`` is a short machine-readable slug:
-    unknown-meter, bad-signature, key-not-valid, revoked-key, replay, register-backwards,
-    malformed, wrong-unit."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
 class AlreadyClaimed(DomainError):
     """A claim key (an activity, or one 15-minute slot of it) is held by an earlier claim.
 

@@ -157,22 +157,24 @@ class Log:
 
     # -- integration ---------------------------------------------------------------------------
 
+    def position(self) -> tuple[int, int]:
+        """Return (leaves integrated, notification id of the last integrated event), as
+        committed by whichever process integrates."""
+        with self.db.transaction() as cur:
+            row = cur.execute(
+                "SELECT size, last_notification_id FROM log_state WHERE id = 1"
+            ).fetchone()
+        return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
     def size(self) -> int:
         """Return the number of leaves integrated so far (committed)."""
-        with self.db.transaction() as cur:
-            row = cur.execute("SELECT size FROM log_state WHERE id = 1").fetchone()
-        return int(row[0]) if row else 0
+        return self.position()[0]
 
     def _load(self) -> None:
         # Tiles are read after the position; they may have grown since (another integrator), but
         # the tiles of this size are prefixes of any later version, and a stale position is caught
         # by the compare-and-set when this integrator writes.
-        with self.db.transaction() as cur:
-            row = cur.execute(
-                "SELECT size, last_notification_id FROM log_state WHERE id = 1"
-            ).fetchone()
-        assert row is not None
-        size, last_nid = int(row[0]), int(row[1])
+        size, last_nid = self.position()
         edge = right_edge_tiles(size)
         partial: dict[int, bytes] = {}
         if edge:

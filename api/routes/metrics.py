@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from api.auth import READ, require
-from api.platform import Platform, integration_position
+from api.platform import Platform
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Reported at 0 before the first occurrence, so that rates and alerts see every series.
@@ -76,7 +76,7 @@ def exposition(platform: Platform, now: float) -> str:
         out.sample("carbonledger_readings_refused_total", refusals[reason], {"reason": reason})
 
     ledger = platform.ledger
-    size, integrated = integration_position(ledger)
+    size, integrated = ledger.log.position()
     stored = ledger.store.max_notification_id()
     out.family("carbonledger_log_size", "gauge", "Leaves in the Merkle log (integrated events).")
     out.sample("carbonledger_log_size", size)
