@@ -213,7 +213,7 @@ def realistic_entries(count: int) -> list[bytes]:
         }
         entry = Entry(
             format=ENTRY_FORMAT,
-            type="meter.reading/v1",
+            type="bench.reading/v1",
             stream=stream,
             seq=i // 97,
             prev=last_in_stream.get(stream),

@@ -30,8 +30,8 @@ def make_events(count: int, *, offset: int = 0) -> list[NewEvent]:
     """Realistic-sized readings (about 300 bytes an entry) over 1,000 meters."""
     return [
         NewEvent(
-            f"meter/CN-{(i % 1000):05d}",
-            "meter.reading/v1",
+            f"bench/CN-{(i % 1000):05d}",
+            "bench.reading/v1",
             {
                 "start": "2026-01-01T00:00:00+08:00",
                 "end": "2026-01-01T00:15:00+08:00",

@@ -16,14 +16,13 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from domain.errors import RequestError
-from ledger.entry import STREAM_ID
+from domain.events import Event, MeterEnrolled, MeterKeyRevoked, MeterKeyRotated, MeterReading
 
 CARRIERS = ("electricity", "natural_gas", "steam", "coal", "heat")
 CARRIER_UNITS = {
@@ -37,15 +36,6 @@ BEGINNING_OF_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 SERIAL = re.compile(r"^[\x21-\x7e]{1,120}$")
 
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
-
-
-def meter_stream(serial: str) -> str:
-    """Return the stream id of the meter with this serial number (OCMF ``MS``/``GS``, JWS
-    ``meter``): ``meter/<serial>`` when the serial is a valid stream id, else a hash of it."""
-    stream = f"meter/{serial}"
-    if STREAM_ID.match(stream):
-        return stream
-    return "meter/h-" + hashlib.sha256(serial.encode("utf-8")).hexdigest()[:40]
 
 
 def check_serial(serial: object) -> str:
@@ -225,22 +215,28 @@ class MeterState:
                 return k
         return None
 
-    def apply(self, event_type: str, body: dict[str, Any], seq: int) -> None:
-        """Apply one entry of the meter's stream."""
+    def apply(self, event: Event, seq: int) -> None:
+        """Apply one event of the meter's stream, at sequence ``seq``."""
         self.seq = seq
-        if event_type == "meter.enrolled/v1":
-            self.account = body["account"]
-            self.carrier = body["carrier"]
+        if isinstance(event, MeterReading):
+            self.last_sequence[event.sequence_kind] = event.sequence
+            if event.register is not None:
+                self.last_register = event.register
+            if event.end is not None:
+                self.last_reading_end = datetime.fromisoformat(event.end)
+        elif isinstance(event, MeterEnrolled):
+            self.account = event.account
+            self.carrier = event.carrier
             self.keys = [
                 MeterKey(
-                    key_id=body["key_id"],
-                    algorithm=body["algorithm"],
-                    spki=base64.b64decode(body["public_key"]),
-                    valid_from=datetime.fromisoformat(body["valid_from"]),
+                    key_id=event.key_id,
+                    algorithm=event.algorithm,
+                    spki=base64.b64decode(event.public_key),
+                    valid_from=datetime.fromisoformat(event.valid_from),
                 )
             ]
-        elif event_type == "meter.key_rotated/v1":
-            effective = datetime.fromisoformat(body["effective"])
+        elif isinstance(event, MeterKeyRotated):
+            effective = datetime.fromisoformat(event.effective)
             self.keys = [
                 replace(k, valid_until=effective)
                 if k.valid_until is None or k.valid_until > effective
@@ -249,24 +245,17 @@ class MeterState:
             ]
             self.keys.append(
                 MeterKey(
-                    key_id=body["key_id"],
-                    algorithm=body["algorithm"],
-                    spki=base64.b64decode(body["public_key"]),
+                    key_id=event.key_id,
+                    algorithm=event.algorithm,
+                    spki=base64.b64decode(event.public_key),
                     valid_from=effective,
                 )
             )
-        elif event_type == "meter.key_revoked/v1":
-            effective = datetime.fromisoformat(body["effective"])
+        elif isinstance(event, MeterKeyRevoked):
+            effective = datetime.fromisoformat(event.effective)
             self.keys = [
                 replace(k, valid_until=effective, revoked=True)
-                if k.key_id == body["key_id"]
-                and (k.valid_until is None or k.valid_until > effective)
+                if k.key_id == event.key_id and (k.valid_until is None or k.valid_until > effective)
                 else k
                 for k in self.keys
             ]
-        elif event_type == "meter.reading/v1":
-            self.last_sequence[body["sequence_kind"]] = int(body["sequence"])
-            if body.get("register") is not None:
-                self.last_register = Decimal(body["register"])
-            if body.get("end") is not None:
-                self.last_reading_end = datetime.fromisoformat(body["end"])

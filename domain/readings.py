@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from domain.errors import BadSignature, EvidenceError, MalformedEvidence
+from domain.events import MeterReading
 from domain.jws import JwsDocument, parse_jws_document, reading_fields, verify_jws_signature
 from domain.meters import MeterKey
 from domain.ocmf import OcmfRecord, parse_ocmf, verify_ocmf
@@ -66,25 +66,22 @@ class IncomingReading:
                 self.record.alg, self.record.signing_input, self.record.signature, public_key
             )
 
-    def body(self, key_id: str, gap: int | None) -> dict[str, Any]:
-        """The entry body for this reading once accepted (quantities as exact decimal strings)."""
-        body: dict[str, Any] = {
-            "format": self.format,
-            "sequence_kind": self.sequence_kind,
-            "sequence": self.sequence,
-            "time": self.time.isoformat(),
-            "start": None if self.start is None else self.start.isoformat(),
-            "end": None if self.end is None else self.end.isoformat(),
-            "quantity": None if self.quantity is None else str(self.quantity),
-            "unit": self.unit,
-            "register": None if self.register is None else str(self.register),
-            "key_id": key_id,
-        }
-        if self.time_status is not None:
-            body["time_status"] = self.time_status
-        if gap:
-            body["gap"] = gap
-        return body
+    def event(self, key_id: str, gap: int | None) -> MeterReading:
+        """The event for this reading once accepted, ``key_id`` being the key that verified it."""
+        return MeterReading(
+            format=self.format,
+            sequence_kind=self.sequence_kind,
+            sequence=self.sequence,
+            time=self.time.isoformat(),
+            start=None if self.start is None else self.start.isoformat(),
+            end=None if self.end is None else self.end.isoformat(),
+            quantity=self.quantity,
+            unit=self.unit,
+            register=self.register,
+            key_id=key_id,
+            time_status=self.time_status,
+            gap=gap or None,
+        )
 
 
 def _kwh(value: Decimal | None, unit: str | None) -> tuple[Decimal | None, str | None]:

@@ -1,15 +1,6 @@
 """The carbon-account platform's write side: every rule that can refuse, and the events it writes.
 
-Streams and the events on them (all bodies JSON, quantities as decimal strings):
-
-- ``account/<id>``: ``account.opened/v1``, ``points.awarded/v1``, ``points.redeemed/v1``
-- ``meter/<serial>``: ``meter.enrolled/v1``, ``meter.key_rotated/v1``, ``meter.key_revoked/v1``,
-  ``meter.reading/v1`` (evidence: the OCMF string or JWS exactly as signed)
-- ``reporter/<id>``: ``reporter.enrolled/v1``; ``economic/<account>``: ``economic.reported/v1``
-  (evidence: the reporter's JWS)
-- ``methodology/<id>@<version>``: ``methodology.adopted/v1``
-- ``claim/<claim id>``: ``claim.recorded/v1``; ``claimkey/<key>``: ``claimkey.held/v1``, whose
-  sequence 1 can exist once: that is what makes a claim key claimable once.
+The events and the streams they are appended to are in :mod:`domain.events`.
 
 Rules that depend on a stream's state (enrolment, key validity, sequence numbers, balances) are
 decided against that state and written with the sequence number they were decided at; another
@@ -32,6 +23,7 @@ from typing import Any
 import orjson
 from cryptography import x509
 
+from domain import events
 from domain.claims import ClaimKey, meter_slot_keys, transaction_key
 from domain.credit_code import validate_credit_code
 from domain.errors import (
@@ -44,6 +36,21 @@ from domain.errors import (
     Overdrawn,
     RequestError,
 )
+from domain.events import (
+    AccountOpened,
+    ClaimKeyHeld,
+    ClaimRecorded,
+    EconomicReported,
+    MeterEnrolled,
+    MeterKeyRevoked,
+    MeterKeyRotated,
+    MethodologyAdopted,
+    PointsAwarded,
+    PointsRedeemed,
+    ReporterEnrolled,
+    account_stream,
+    meter_stream,
+)
 from domain.jws import parse_jws_document, verify_jws_signature
 from domain.meters import (
     BEGINNING_OF_TIME,
@@ -54,7 +61,6 @@ from domain.meters import (
     check_serial,
     key_id_of,
     load_public_key,
-    meter_stream,
     parse_time,
 )
 from domain.methodology import DEFAULT_ADOPTION, FactorTable, Methodology, load_methodologies
@@ -74,10 +80,6 @@ GRAMS_PER = {"g": Decimal(1), "kg": Decimal(1000), "t": Decimal(1_000_000)}
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def account_stream(account_id: str) -> str:
-    return f"account/{account_id}"
 
 
 def decimal_field(value: object, what: str, *, positive: bool = False) -> Decimal:
@@ -117,16 +119,16 @@ class AccountState:
     industry: str | None = None
     points: int = 0
 
-    def apply(self, event_type: str, body: dict[str, Any], seq: int) -> None:
+    def apply(self, event: events.Event, seq: int) -> None:
         self.seq = seq
-        if event_type == "account.opened/v1":
-            self.kind = body["kind"]
-            self.region = body.get("region")
-            self.industry = body.get("industry")
-        elif event_type == "points.awarded/v1":
-            self.points += int(body["points"])
-        elif event_type == "points.redeemed/v1":
-            self.points -= int(body["points"])
+        if isinstance(event, AccountOpened):
+            self.kind = event.kind
+            self.region = event.region
+            self.industry = event.industry
+        elif isinstance(event, PointsAwarded):
+            self.points += event.points
+        elif isinstance(event, PointsRedeemed):
+            self.points -= event.points
 
 
 @dataclass(frozen=True)
@@ -222,17 +224,20 @@ class CarbonAccounts:
         with self._catch_lock:
             for entry in self.store.read_stream(stream, after=state.seq):
                 if entry.seq == state.seq + 1:
-                    decoded = entry.decode()
-                    state.apply(decoded.type, decoded.body, entry.seq)
+                    event = events.decode(entry.decode())
+                    if event is not None:
+                        state.apply(event, entry.seq)
+                    else:
+                        state.seq = entry.seq
         return state
 
-    def _applied(self, events: Sequence[NewEvent], entries: Sequence[StoredEntry]) -> None:
+    def _applied(self, writes: Sequence[NewEvent], entries: Sequence[StoredEntry]) -> None:
         """Bring cached meter states forward by what this process just wrote."""
         with self._catch_lock:
-            for event, entry in zip(events, entries, strict=True):
+            for event, entry in zip(writes, entries, strict=True):
                 state = self._meters.get(entry.stream)
                 if state is not None and state.seq == entry.seq - 1:
-                    state.apply(event.type, event.body, entry.seq)
+                    state.apply(events.decode_body(event.type, event.body), entry.seq)
 
     def meter(self, serial: str, *, refresh: bool = True) -> MeterState:
         """The meter's state, from the cache, caught up with its stream when ``refresh``."""
@@ -261,13 +266,13 @@ class CarbonAccounts:
     def _forget(self, streams: Sequence[str]) -> None:
         with self._lock:
             for stream in streams:
-                if stream.startswith("meter/"):
+                if events.stream_kind(stream) == events.METER:
                     state = self._meters.pop(stream, None)
                     if state is not None:
                         self._meters[stream] = MeterState(serial=state.serial, stream=stream)
 
-    def _append(self, events: list[NewEvent]) -> list[StoredEntry]:
-        return self.store.append(events)
+    def _append(self, writes: list[NewEvent]) -> list[StoredEntry]:
+        return self.store.append(writes)
 
     def _receipt(self, entry: StoredEntry) -> dict[str, Any]:
         return {"stream": entry.stream, "seq": entry.seq, "leaf_hash": b64(entry.leaf_hash)}
@@ -289,24 +294,24 @@ class CarbonAccounts:
         id); a resident carries a pseudonym only, never a name or phone number."""
         if kind not in ACCOUNT_KINDS:
             raise RequestError(f"account kind must be one of {', '.join(ACCOUNT_KINDS)}")
-        body: dict[str, Any] = {"kind": kind}
+        opened = AccountOpened(kind=kind)
         if kind == "enterprise":
             if credit_code is None:
                 raise RequestError("an enterprise account needs its unified social credit code")
-            body["credit_code"] = validate_credit_code(credit_code)
-            account_id = account_id or body["credit_code"]
+            opened.credit_code = validate_credit_code(credit_code)
+            account_id = account_id or opened.credit_code
             if industry is not None:
-                body["industry"] = text_field(industry, "industry", limit=60)
+                opened.industry = text_field(industry, "industry", limit=60)
         elif credit_code is not None:
             raise RequestError("only enterprise accounts carry a credit code")
         if kind == "personal":
             if name is not None:
                 raise RequestError("personal accounts carry a pseudonym only, never a name")
             pseudonym = text_field(pseudonym, "pseudonym", limit=64)
-            body["pseudonym"] = pseudonym
+            opened.pseudonym = pseudonym
             account_id = account_id or pseudonym
         elif name is not None:
-            body["name"] = text_field(name, "name")
+            opened.name = text_field(name, "name")
         if account_id is None:
             raise RequestError("account id is required")
         account_id = check_account_id(account_id)
@@ -315,11 +320,9 @@ class CarbonAccounts:
             region_state = self.account(region)
             if region_state.kind != "region":
                 raise RequestError(f"account {region!r} is not a region")
-            body["region"] = region
+            opened.region = region
         try:
-            (entry,) = self._append(
-                [NewEvent(account_stream(account_id), "account.opened/v1", body, expected_seq=0)]
-            )
+            (entry,) = self._append([opened.on(account_stream(account_id), expected_seq=0)])
         except StreamConflict as exc:
             raise AlreadyExists(f"account {account_id!r} already exists") from exc
         return {"account": account_id, **self._receipt(entry)}
@@ -346,23 +349,21 @@ class CarbonAccounts:
         start = BEGINNING_OF_TIME if valid_from is None else parse_time(valid_from, "valid_from")
         if certificate_chain is not None:
             check_certificate_chain(list(certificate_chain), spki, self.maker_roots, self.clock())
-        body = {
-            "serial": serial,
-            "account": account,
-            "carrier": carrier,
-            "algorithm": algorithm,
-            "public_key": base64.b64encode(spki).decode(),
-            "key_id": key_id_of(spki),
-            "valid_from": start.isoformat(),
-            "certified": certificate_chain is not None,
-        }
+        enrolled = MeterEnrolled(
+            serial=serial,
+            account=account,
+            carrier=carrier,
+            algorithm=algorithm,
+            public_key=base64.b64encode(spki).decode(),
+            key_id=key_id_of(spki),
+            valid_from=start.isoformat(),
+            certified=certificate_chain is not None,
+        )
         try:
-            (entry,) = self._append(
-                [NewEvent(meter_stream(serial), "meter.enrolled/v1", body, expected_seq=0)]
-            )
+            (entry,) = self._append([enrolled.on(meter_stream(serial), expected_seq=0)])
         except StreamConflict as exc:
             raise AlreadyExists(f"meter {serial!r} is already enrolled") from exc
-        return {"meter": serial, "key_id": body["key_id"], **self._receipt(entry)}
+        return {"meter": serial, "key_id": enrolled.key_id, **self._receipt(entry)}
 
     def _meter_change(self, serial: str, build: Callable[[MeterState], NewEvent]) -> dict[str, Any]:
         for _ in range(RETRIES):
@@ -390,17 +391,12 @@ class CarbonAccounts:
         def build(state: MeterState) -> NewEvent:
             if state.key(key_id_of(spki)) is not None:
                 raise AlreadyExists("the meter already has this key")
-            return NewEvent(
-                state.stream,
-                "meter.key_rotated/v1",
-                {
-                    "algorithm": algorithm,
-                    "public_key": base64.b64encode(spki).decode(),
-                    "key_id": key_id_of(spki),
-                    "effective": when.isoformat(),
-                },
-                expected_seq=state.seq,
-            )
+            return MeterKeyRotated(
+                algorithm=algorithm,
+                public_key=base64.b64encode(spki).decode(),
+                key_id=key_id_of(spki),
+                effective=when.isoformat(),
+            ).on(state.stream, expected_seq=state.seq)
 
         return self._meter_change(serial, build)
 
@@ -412,11 +408,8 @@ class CarbonAccounts:
         def build(state: MeterState) -> NewEvent:
             if state.key(key_id) is None:
                 raise NotFound(f"meter {serial!r} has no key {key_id!r}")
-            return NewEvent(
-                state.stream,
-                "meter.key_revoked/v1",
-                {"key_id": key_id, "effective": when.isoformat()},
-                expected_seq=state.seq,
+            return MeterKeyRevoked(key_id=key_id, effective=when.isoformat()).on(
+                state.stream, expected_seq=state.seq
             )
 
         return self._meter_change(serial, build)
@@ -432,15 +425,15 @@ class CarbonAccounts:
         """
         for _ in range(RETRIES):
             pending = self._check(items)
-            results, events, streams = self._apply_rules(pending)
-            if not events:
+            results, writes, streams = self._apply_rules(pending)
+            if not writes:
                 return self._count(results)
             try:
-                entries = self._append(events)
+                entries = self._append(writes)
             except StreamConflict as exc:
                 self._forget(exc.streams or streams)
                 continue
-            self._applied(events, entries)
+            self._applied(writes, entries)
             by_position = dict(
                 zip([r.position for r in results if r.accepted], entries, strict=True)
             )
@@ -538,7 +531,7 @@ class CarbonAccounts:
             serial: (s.seq, dict(s.last_sequence), s.last_register) for serial, s in states.items()
         }
         results: list[IngestResult] = []
-        events: list[NewEvent] = []
+        writes: list[NewEvent] = []
         streams: list[str] = []
         for slot in pending:
             reading = slot.reading
@@ -621,13 +614,9 @@ class CarbonAccounts:
                 last_sequences,
                 reading.register if reading.register is not None else last_register,
             )
-            events.append(
-                NewEvent(
-                    state.stream,
-                    "meter.reading/v1",
-                    reading.body(slot.key_id, gap),
-                    evidence=reading.raw,
-                    expected_seq=seq,
+            writes.append(
+                reading.event(slot.key_id, gap).on(
+                    state.stream, evidence=reading.raw, expected_seq=seq
                 )
             )
             streams.append(state.stream)
@@ -640,7 +629,7 @@ class CarbonAccounts:
                     time_status=reading.time_status,
                 )
             )
-        return results, events, streams
+        return results, writes, streams
 
     @staticmethod
     def _verify(
@@ -702,21 +691,19 @@ class CarbonAccounts:
             raise NotFound(
                 f"no methodology {key!r}; known: {', '.join(sorted(self.methodologies))}"
             )
-        stream = f"methodology/{key}"
+        stream = events.methodology_stream(key)
         if self.store.head(stream) is not None:
             return {"methodology": key, "adopted": "before"}
-        body = {
-            "id": methodology.id,
-            "version": methodology.version,
-            "kind": methodology.kind,
-            "title": methodology.title,
-            "source": methodology.source,
-            "digest": methodology.digest,
-        }
+        adopted = MethodologyAdopted(
+            id=methodology.id,
+            version=methodology.version,
+            kind=methodology.kind,
+            title=methodology.title,
+            source=methodology.source,
+            digest=methodology.digest,
+        )
         try:
-            (entry,) = self._append(
-                [NewEvent(stream, "methodology.adopted/v1", body, expected_seq=0)]
-            )
+            (entry,) = self._append([adopted.on(stream, expected_seq=0)])
         except StreamConflict:
             return {"methodology": key, "adopted": "before"}
         return {"methodology": key, **self._receipt(entry)}
@@ -769,47 +756,31 @@ class CarbonAccounts:
         claim_id = hashlib.sha256(
             ("claim\n" + "\n".join(sorted(k.key for k in keys))).encode()
         ).hexdigest()[:32]
-        claim_stream = f"claim/{claim_id}"
-        body = {
-            "claim": claim_id,
-            "account": account,
-            "methodology": methodology,
-            "factor": factor_ref,
-            "action": action,
-            "activity_kind": activity["kind"],
-            "quantity": str(amount),
-            "reduction_g": str(reduction_g),
-            "points": points,
-            "keys": [k.key for k in keys],
-            "evidence": evidence_hashes,
-        }
+        claim_stream = events.claim_stream(claim_id)
+        recorded = ClaimRecorded(
+            claim=claim_id,
+            account=account,
+            methodology=methodology,
+            factor=factor_ref,
+            action=action,
+            activity_kind=activity["kind"],
+            quantity=amount,
+            reduction_g=reduction_g,
+            points=points,
+            keys=[k.key for k in keys],
+            evidence=evidence_hashes,
+        )
+        held = ClaimKeyHeld(claim=claim_id, account=account)
         for _ in range(RETRIES):
-            events = [NewEvent(claim_stream, "claim.recorded/v1", body, expected_seq=0)]
-            events += [
-                NewEvent(
-                    f"claimkey/{k.key}",
-                    "claimkey.held/v1",
-                    {"claim": claim_id, "account": account},
-                    expected_seq=0,
-                )
-                for k in keys
-            ]
+            writes = [recorded.on(claim_stream, expected_seq=0)]
+            writes += [held.on(events.claimkey_stream(k.key), expected_seq=0) for k in keys]
             if points:
-                events.append(
-                    NewEvent(
-                        account_stream(account),
-                        "points.awarded/v1",
-                        {
-                            "points": points,
-                            "action": action,
-                            "methodology": methodology,
-                            "claim": claim_id,
-                        },
-                        expected_seq=account_state.seq,
-                    )
+                awarded = PointsAwarded(
+                    points=points, action=action, methodology=methodology, claim=claim_id
                 )
+                writes.append(awarded.on(account_stream(account), expected_seq=account_state.seq))
             try:
-                entries = self._append(events)
+                entries = self._append(writes)
             except StreamConflict:
                 holder = self._claim_holder(claim_stream, keys)
                 if holder is not None:
@@ -855,15 +826,15 @@ class CarbonAccounts:
 
     def _claim_holder(self, claim_stream: str, keys: Sequence[ClaimKey]) -> dict[str, Any] | None:
         for key in keys:
-            held = self.store.read_stream(f"claimkey/{key.key}", limit=1)
+            held = self.store.read_stream(events.claimkey_stream(key.key), limit=1)
             if held:
                 entry = held[0]
-                body = entry.decode().body
+                holding = events.decode(entry.decode())
                 return {
                     "key": key.key,
                     "stream": entry.stream,
                     "seq": entry.seq,
-                    "claim": body.get("claim"),
+                    "claim": holding.claim if isinstance(holding, ClaimKeyHeld) else None,
                     "leaf_hash": b64(entry.leaf_hash),
                     "log_index": self.ledger.log.leaf_index(entry.leaf_hash),
                 }
@@ -900,12 +871,9 @@ class CarbonAccounts:
         text_field(cites, "cites")
         return self._account_change(
             account,
-            lambda state: NewEvent(
-                account_stream(account),
-                "points.awarded/v1",
-                {"points": points, "action": action, "methodology": methodology, "cites": cites},
-                expected_seq=state.seq,
-            ),
+            lambda state: PointsAwarded(
+                points=points, action=action, methodology=methodology, cites=cites
+            ).on(account_stream(account), expected_seq=state.seq),
         )
 
     def redeem_points(self, *, account: str, points: int, item: str) -> dict[str, Any]:
@@ -920,11 +888,8 @@ class CarbonAccounts:
                     f"account {account!r} holds {state.points} points, "
                     f"fewer than the {points} asked for"
                 )
-            return NewEvent(
-                account_stream(account),
-                "points.redeemed/v1",
-                {"points": points, "item": item},
-                expected_seq=state.seq,
+            return PointsRedeemed(points=points, item=item).on(
+                account_stream(account), expected_seq=state.seq
             )
 
         return self._account_change(account, build)
@@ -934,12 +899,14 @@ class CarbonAccounts:
     ) -> dict[str, Any]:
         for _ in range(RETRIES * 4):
             state = self.account(account)
-            event = build(state)
+            write = build(state)
             try:
-                (entry,) = self._append([event])
+                (entry,) = self._append([write])
             except StreamConflict:
                 continue
-            return {"account": account, "points": event.body["points"], **self._receipt(entry)}
+            change = write.body
+            assert isinstance(change, PointsAwarded | PointsRedeemed)
+            return {"account": account, "points": change.points, **self._receipt(entry)}
         raise Conflict(f"account {account!r} kept changing; try again")
 
     # -- economic data -------------------------------------------------------------------------
@@ -948,16 +915,14 @@ class CarbonAccounts:
         """Enroll a reporting body (statistics or tax bureau) whose key signs economic data."""
         reporter = check_account_id(reporter)
         algorithm, spki, _ = load_public_key(public_key)
-        body = {
-            "name": text_field(name, "name"),
-            "algorithm": algorithm,
-            "public_key": base64.b64encode(spki).decode(),
-            "key_id": key_id_of(spki),
-        }
+        enrolled = ReporterEnrolled(
+            name=text_field(name, "name"),
+            algorithm=algorithm,
+            public_key=base64.b64encode(spki).decode(),
+            key_id=key_id_of(spki),
+        )
         try:
-            (entry,) = self._append(
-                [NewEvent(f"reporter/{reporter}", "reporter.enrolled/v1", body, expected_seq=0)]
-            )
+            (entry,) = self._append([enrolled.on(events.reporter_stream(reporter), expected_seq=0)])
         except StreamConflict as exc:
             raise AlreadyExists(f"reporter {reporter!r} is already enrolled") from exc
         return {"reporter": reporter, **self._receipt(entry)}
@@ -974,12 +939,11 @@ class CarbonAccounts:
             raise RequestError(f"economic report: {exc}") from exc
         payload = document.payload
         reporter = check_account_id(payload.get("reporter"))
-        enrolled = self.store.read_stream(f"reporter/{reporter}", limit=1)
-        if not enrolled:
+        enrolled = self.store.read_stream(events.reporter_stream(reporter), limit=1)
+        reporter_key = events.decode(enrolled[0].decode()) if enrolled else None
+        if not isinstance(reporter_key, ReporterEnrolled):
             raise NotFound(f"reporter {reporter!r} is not enrolled")
-        key = serialization.load_der_public_key(
-            base64.b64decode(enrolled[0].decode().body["public_key"])
-        )
+        key = serialization.load_der_public_key(base64.b64decode(reporter_key.public_key))
         try:
             verify_jws_signature(document.alg, document.signing_input, document.signature, key)  # type: ignore[arg-type]
         except EvidenceError as exc:
@@ -997,17 +961,17 @@ class CarbonAccounts:
                 continue
         else:
             raise RequestError(f"period {period!r} must be YYYY or YYYY-MM")
-        body = {
-            "reporter": reporter,
-            "account": account,
-            "period": period,
-            "output": str(decimal_field(payload.get("output"), "output")),
-            "output_unit": text_field(payload.get("output_unit"), "output_unit", limit=40),
-            "value_added": str(decimal_field(payload.get("value_added"), "value_added")),
-            "tax": str(decimal_field(payload.get("tax"), "tax")),
-        }
+        reported = EconomicReported(
+            reporter=reporter,
+            account=account,
+            period=period,
+            output=decimal_field(payload.get("output"), "output"),
+            output_unit=text_field(payload.get("output_unit"), "output_unit", limit=40),
+            value_added=decimal_field(payload.get("value_added"), "value_added"),
+            tax=decimal_field(payload.get("tax"), "tax"),
+        )
         (entry,) = self._append(
-            [NewEvent(f"economic/{account}", "economic.reported/v1", body, evidence=compact_jws)]
+            [reported.on(events.economic_stream(account), evidence=compact_jws)]
         )
         return {"account": account, "period": period, **self._receipt(entry)}
 

@@ -39,6 +39,7 @@ from decimal import (
 )
 from typing import Any, Protocol
 
+from domain import events as ev
 from domain.methodology import (
     DEFAULT_ADOPTION,
     FactorTable,
@@ -48,6 +49,7 @@ from domain.methodology import (
 )
 from ledger.db import Cursor
 from ledger.entry import Entry
+from projections.errors import LogMismatch
 
 __all__ = [
     "CHINA",
@@ -361,20 +363,18 @@ def _parse_time(text: str) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def reading_period(body: dict[str, Any], entry_time: str) -> tuple[str, int]:
+def reading_period(reading: ev.MeterReading, entry_time: str) -> tuple[str, int]:
     """Return the period (``YYYY-MM``) and year, in China time, that a reading belongs to.
 
     A reading belongs to the month of its interval's end, taken as the interval's last instant:
     the 23:45-24:00 reading of 31 January is January's, not February's. A reading without an
     interval belongs to the month of its time (the entry's time if it has none)."""
-    end = body.get("end")
-    if end:
-        moment = _parse_time(end)
-        start = body.get("start")
-        if start and _parse_time(start) < moment:
+    if reading.end:
+        moment = _parse_time(reading.end)
+        if reading.start and _parse_time(reading.start) < moment:
             moment -= timedelta(microseconds=1)
     else:
-        moment = _parse_time(body.get("time") or entry_time)
+        moment = _parse_time(reading.time or entry_time)
     local = moment.astimezone(CHINA)
     return f"{local.year:04d}-{local.month:02d}", local.year
 
@@ -420,29 +420,39 @@ class _Batch:
         self.history: list[tuple[str, int, str, str]] = []
         self.methodologies: list[tuple[str, str, str, int]] = []
         self.grid_regions: dict[tuple[str, int], str] = {}
+        self.events: list[ev.Event | None] = []  # the entries' typed events, None for others
 
     def run(self, entries: Sequence[LoggedEntry]) -> None:
         self._prefetch(entries)
         handlers = _HANDLERS
-        for logged in entries:
-            handler = handlers.get(logged.entry.type)
+        for logged, event in zip(entries, self.events, strict=True):
+            handler = handlers.get(type(event))
             if handler is not None:
-                handler(self, logged.index, logged.entry)
+                handler(self, logged.index, logged.entry, event)
         self._write()
 
     # -- state ---------------------------------------------------------------------------------
 
+    def _decode(self, entries: Sequence[LoggedEntry]) -> None:
+        self.events = []
+        for logged in entries:
+            try:
+                self.events.append(ev.decode(logged.entry))
+            except ev.UnknownEvent as exc:
+                raise LogMismatch(f"leaf {logged.index}: {exc}") from exc
+
     def _prefetch(self, entries: Sequence[LoggedEntry]) -> None:
+        self._decode(entries)
         meter_streams = set()
         account_ids = set()
-        for logged in entries:
-            entry = logged.entry
-            if entry.stream.startswith("meter/"):
-                meter_streams.add(entry.stream)
-            elif entry.stream.startswith("account/"):
-                account_ids.add(entry.stream[len("account/") :])
-            elif entry.type in ("claim.recorded/v1", "economic.reported/v1"):
-                account_ids.add(entry.body.get("account"))
+        for logged, event in zip(entries, self.events, strict=True):
+            kind = ev.stream_kind(logged.entry.stream)
+            if kind == ev.METER:
+                meter_streams.add(logged.entry.stream)
+            elif kind == ev.ACCOUNT:
+                account_ids.add(ev.stream_id_of(logged.entry.stream, ev.ACCOUNT))
+            elif isinstance(event, ev.ClaimRecorded | ev.EconomicReported):
+                account_ids.add(event.account)
         self._load_meters(meter_streams)
         account_ids.update(m.account for m in self.meters.values() if m is not None)
         self._load_accounts(account_ids)
@@ -529,22 +539,20 @@ class _Batch:
         self.grid_regions[(account.account, year)] = chosen
         return chosen
 
-    def _history(self, account: object, index: int, entry: Entry) -> None:
-        if isinstance(account, str):
-            self.history.append((account, index, entry.type, entry.stream))
+    def _history(self, account: str, index: int, entry: Entry) -> None:
+        self.history.append((account, index, entry.type, entry.stream))
 
     # -- events --------------------------------------------------------------------------------
 
-    def account_opened(self, index: int, entry: Entry) -> None:
-        account_id = entry.stream[len("account/") :]
+    def account_opened(self, index: int, entry: Entry, event: ev.AccountOpened) -> None:
+        account_id = ev.stream_id_of(entry.stream, ev.ACCOUNT)
         if self._account(account_id) is not None:
             return  # an account is opened once (sequence 1 of its stream)
-        body = entry.body
         self.accounts[account_id] = _Account(
             account=account_id,
-            kind=str(body["kind"]),
-            region=body.get("region"),
-            industry=body.get("industry"),
+            kind=event.kind,
+            region=event.region,
+            industry=event.industry,
             points=0,
             points_earned=0,
             points_redeemed=0,
@@ -555,69 +563,68 @@ class _Batch:
         )
         self._history(account_id, index, entry)
 
-    def points_awarded(self, index: int, entry: Entry) -> None:
-        account = self._account(entry.stream[len("account/") :])
+    def points_awarded(self, index: int, entry: Entry, event: ev.PointsAwarded) -> None:
+        account = self._account(ev.stream_id_of(entry.stream, ev.ACCOUNT))
         if account is None:
             return
-        points = int(entry.body["points"])
+        points = event.points
         account.points += points
         account.points_earned += points
         account.dirty = True
         self._history(account.account, index, entry)
 
-    def points_redeemed(self, index: int, entry: Entry) -> None:
-        account = self._account(entry.stream[len("account/") :])
+    def points_redeemed(self, index: int, entry: Entry, event: ev.PointsRedeemed) -> None:
+        account = self._account(ev.stream_id_of(entry.stream, ev.ACCOUNT))
         if account is None:
             return
-        points = int(entry.body["points"])
+        points = event.points
         account.points -= points
         account.points_redeemed += points
         account.dirty = True
         self._history(account.account, index, entry)
 
-    def meter_enrolled(self, index: int, entry: Entry) -> None:
+    def meter_enrolled(self, index: int, entry: Entry, event: ev.MeterEnrolled) -> None:
         if self._meter(entry.stream) is not None:
             return
-        body = entry.body
         self.meters[entry.stream] = _Meter(
-            serial=str(body["serial"]),
+            serial=event.serial,
             stream=entry.stream,
-            account=str(body["account"]),
-            carrier=str(body["carrier"]),
+            account=event.account,
+            carrier=event.carrier,
             readings=0,
             enrolled_index=index,
             dirty=True,
         )
-        self._history(body["account"], index, entry)
+        self._history(event.account, index, entry)
 
-    def meter_key_changed(self, index: int, entry: Entry) -> None:
+    def meter_key_changed(
+        self, index: int, entry: Entry, event: ev.MeterKeyRotated | ev.MeterKeyRevoked
+    ) -> None:
         meter = self._meter(entry.stream)
         if meter is not None:
             self._history(meter.account, index, entry)
 
-    def meter_reading(self, index: int, entry: Entry) -> None:
-        body = entry.body
+    def meter_reading(self, index: int, entry: Entry, event: ev.MeterReading) -> None:
         meter = self._meter(entry.stream)
         if meter is not None:
             meter.readings += 1
             meter.dirty = True
         account = meter.account if meter is not None else None
         try:
-            period, year = reading_period(body, entry.time)
+            period, year = reading_period(event, entry.time)
         except (TypeError, ValueError) as exc:
             self.unconverted.append((index, account, None, f"the reading's time: {exc}"))
             return
         if meter is None:
             self.unconverted.append((index, None, period, "the meter was never enrolled"))
             return
-        raw = body.get("quantity")
-        if raw is None:
+        if event.quantity is None:
             self.unconverted.append(
                 (index, meter.account, period, "a register-only reading has no interval quantity")
             )
             return
         try:
-            quantity, unit = _metered(Decimal(raw), body.get("unit"), meter.carrier)
+            quantity, unit = _metered(event.quantity, event.unit, meter.carrier)
             region = NATIONAL
             if meter.carrier == "electricity":
                 region = self._grid_region(self._account(meter.account), year)
@@ -639,55 +646,50 @@ class _Batch:
             row.kg_co2 = EXACT.add(row.kg_co2, kg)
             row.readings += 1
 
-    def economic_reported(self, index: int, entry: Entry) -> None:
-        body = entry.body
-        account = body["account"]
-        self.economic[(account, body["period"])] = (
+    def economic_reported(self, index: int, entry: Entry, event: ev.EconomicReported) -> None:
+        account = event.account
+        self.economic[(account, event.period)] = (
             account,
-            body["period"],
-            body["output"],
-            body["output_unit"],
-            body["value_added"],
-            body["tax"],
-            body.get("reporter", ""),
+            event.period,
+            str(event.output),
+            event.output_unit,
+            str(event.value_added),
+            str(event.tax),
+            event.reporter,
             index,
         )
         self._history(account, index, entry)
 
-    def methodology_adopted(self, index: int, entry: Entry) -> None:
-        body = entry.body
-        key = f"{body['id']}@{body['version']}"
-        self.methodologies.append((key, str(body.get("kind", "")), str(body["digest"]), index))
+    def methodology_adopted(self, index: int, entry: Entry, event: ev.MethodologyAdopted) -> None:
+        self.methodologies.append((event.key, event.kind, event.digest, index))
 
-    def claim_recorded(self, index: int, entry: Entry) -> None:
-        body = entry.body
-        reduction = Decimal(body.get("reduction_g") or 0)
+    def claim_recorded(self, index: int, entry: Entry, event: ev.ClaimRecorded) -> None:
+        reduction = event.reduction_g
         self.claims.append(
             (
-                body["claim"],
-                body["account"],
-                body["methodology"],
-                body.get("action", ""),
-                body.get("quantity", ""),
+                event.claim,
+                event.account,
+                event.methodology,
+                event.action,
+                str(event.quantity),
                 decimal_text(reduction),
-                int(body.get("points") or 0),
-                len(body.get("keys") or ()),
+                event.points,
+                len(event.keys),
                 index,
             )
         )
-        account = self._account(body["account"])
+        account = self._account(event.account)
         if account is not None:
             account.reduction_g = EXACT.add(account.reduction_g, reduction)
             account.claims += 1
             account.dirty = True
-        self._history(body["account"], index, entry)
+        self._history(event.account, index, entry)
 
-    def claim_key_held(self, index: int, entry: Entry) -> None:
+    def claim_key_held(self, index: int, entry: Entry, event: ev.ClaimKeyHeld) -> None:
         if entry.seq != 1:
             return  # sequence 1 is the holding; later entries of the stream are not holdings
-        body = entry.body
-        key = entry.stream[len("claimkey/") :]
-        self.claim_keys.append((key, body["claim"], body["account"], index))
+        key = ev.stream_id_of(entry.stream, ev.CLAIMKEY)
+        self.claim_keys.append((key, event.claim, event.account, index))
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -748,16 +750,16 @@ class _Batch:
         self.cur.executemany(UPSERT_EMISSION, out)
 
 
-_HANDLERS: dict[str, Callable[[_Batch, int, Entry], None]] = {
-    "account.opened/v1": _Batch.account_opened,
-    "points.awarded/v1": _Batch.points_awarded,
-    "points.redeemed/v1": _Batch.points_redeemed,
-    "meter.enrolled/v1": _Batch.meter_enrolled,
-    "meter.key_rotated/v1": _Batch.meter_key_changed,
-    "meter.key_revoked/v1": _Batch.meter_key_changed,
-    "meter.reading/v1": _Batch.meter_reading,
-    "economic.reported/v1": _Batch.economic_reported,
-    "methodology.adopted/v1": _Batch.methodology_adopted,
-    "claim.recorded/v1": _Batch.claim_recorded,
-    "claimkey.held/v1": _Batch.claim_key_held,
+_HANDLERS: dict[type[ev.Event], Callable[[_Batch, int, Entry, Any], None]] = {
+    ev.AccountOpened: _Batch.account_opened,
+    ev.PointsAwarded: _Batch.points_awarded,
+    ev.PointsRedeemed: _Batch.points_redeemed,
+    ev.MeterEnrolled: _Batch.meter_enrolled,
+    ev.MeterKeyRotated: _Batch.meter_key_changed,
+    ev.MeterKeyRevoked: _Batch.meter_key_changed,
+    ev.MeterReading: _Batch.meter_reading,
+    ev.EconomicReported: _Batch.economic_reported,
+    ev.MethodologyAdopted: _Batch.methodology_adopted,
+    ev.ClaimRecorded: _Batch.claim_recorded,
+    ev.ClaimKeyHeld: _Batch.claim_key_held,
 }
