@@ -209,7 +209,11 @@ def seed_city(
 ) -> dict[str, Any]:
     """Write a small city of roughly ``events`` events; return counts of what was written."""
     rng = random.Random(2026)
-    say = (lambda text: print(text, file=out, flush=True)) if out else (lambda text: None)
+
+    def say(text: str) -> None:
+        if out is not None:
+            print(text, file=out, flush=True)
+
     try:
         service.open_account(kind="region", account_id="quzhou", name="Quzhou demo region")
     except AlreadyExists:

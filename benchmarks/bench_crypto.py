@@ -391,9 +391,9 @@ def bench_proofs(iterations: dict[str, int], tree_size: int) -> Section:
             ),
         }
     )
-    size = f"{tree_size:,} leaves"
+    leaves = f"{tree_size:,} leaves"
     return Section(
-        f"Proof verification (tree of {size} in a MemoryHashStore)",
+        f"Proof verification (tree of {leaves} in a MemoryHashStore)",
         [
             Row(
                 f"verify_inclusion, {size}",

@@ -85,7 +85,8 @@ def raw_verify_rate(readings: list[str], signers: dict[str, bytes]) -> float:
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def run(name: str, url: str, data: Path, args: argparse.Namespace) -> None:

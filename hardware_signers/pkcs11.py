@@ -153,7 +153,7 @@ def _pin_mac(pin: str) -> bytes:
 def _log_in(module: _Module, token: Any, pin: str) -> int:
     """Make sure the process is logged in to ``token`` with ``pin``; return the slot id, to pass
     to :func:`_log_out` once."""
-    slot_id = token.slot.slot_id
+    slot_id: int = token.slot.slot_id
     with module.lock:
         login = module.logins.get(slot_id)
         if login is not None:
@@ -661,7 +661,7 @@ def _spki(algorithm: Algorithm, public_key_raw: bytes) -> bytes:
             )
     except ValueError as exc:
         raise InvalidKey(f"the token's {algorithm.value} public key is not valid: {exc}") from None
-    return key.public_bytes(
+    return key.public_bytes(  # type: ignore[no-any-return]
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 

@@ -136,14 +136,17 @@ class _SQLiteCursor(Cursor):
         self._cursor.executemany(sql, rows)
 
     def fetchone(self) -> tuple[Any, ...] | None:
-        return self._cursor.fetchone()
+        row: tuple[Any, ...] | None = self._cursor.fetchone()
+        return row
 
     def fetchall(self) -> list[tuple[Any, ...]]:
-        return self._cursor.fetchall()
+        rows: list[tuple[Any, ...]] = self._cursor.fetchall()
+        return rows
 
     @property
     def rowcount(self) -> int:
-        return self._cursor.rowcount
+        count: int = self._cursor.rowcount
+        return count
 
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
@@ -208,14 +211,17 @@ class _PostgresCursor(Cursor):
         self._cursor.executemany(sql.replace("?", "%s"), rows)
 
     def fetchone(self) -> tuple[Any, ...] | None:
-        return self._cursor.fetchone()
+        row: tuple[Any, ...] | None = self._cursor.fetchone()
+        return row
 
     def fetchall(self) -> list[tuple[Any, ...]]:
-        return self._cursor.fetchall()
+        rows: list[tuple[Any, ...]] = self._cursor.fetchall()
+        return rows
 
     @property
     def rowcount(self) -> int:
-        return self._cursor.rowcount
+        count: int = self._cursor.rowcount
+        return count
 
 
 class PostgresDatabase(Database):

@@ -426,7 +426,7 @@ class _Batch:
         self._prefetch(entries)
         handlers = _HANDLERS
         for logged, event in zip(entries, self.events, strict=True):
-            handler = handlers.get(type(event))
+            handler = None if event is None else handlers.get(type(event))
             if handler is not None:
                 handler(self, logged.index, logged.entry, event)
         self._write()

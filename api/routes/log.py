@@ -23,7 +23,8 @@ SHORT = "public, max-age=1"
 
 
 def _ledger(request: Request) -> Ledger:
-    return request.app.state.ledger
+    ledger: Ledger = request.app.state.ledger
+    return ledger
 
 
 def _latest_size(ledger: Ledger) -> int:
