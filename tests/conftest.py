@@ -30,10 +30,20 @@ POSTGRES_URL = os.environ.get(
 )
 
 
+MISSING_FIXTURES = (
+    f"shared fixtures not found at {FIXTURES}: set CARBONLEDGER_FIXTURES to the fixtures "
+    "directory, or check out ../shared beside the project"
+)
+
+
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
+    """The shared fixture data (real proof vectors, signed notes, OCMF exports). Outside CI a
+    clone of the project alone skips the tests that need it; in CI (CI=true) they must run."""
     if not FIXTURES.is_dir():
-        pytest.fail(f"shared fixtures not found at {FIXTURES} (set CARBONLEDGER_FIXTURES)")
+        if IN_CI:
+            pytest.fail(MISSING_FIXTURES)
+        pytest.skip(MISSING_FIXTURES)
     return FIXTURES
 
 
