@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.refusals import Refusal
+
 PROBLEM = {"$ref": "#/components/responses/Problem"}
 
 
@@ -224,9 +226,9 @@ INGEST_RESULT = {
         "position": {"type": "integer", "description": "0-based position in the batch"},
         "status": {"enum": ["accepted", "refused"]},
         "reason": {
-            "type": "string",
-            "description": "why refused: malformed, too-large, unknown-meter, bad-signature, "
-            "key-not-valid, revoked-key, replay, register-backwards, wrong-unit",
+            "enum": [reason.value for reason in Refusal],
+            "description": "why refused: "
+            + "; ".join(f"{reason.value}: {reason.description}" for reason in Refusal),
         },
         "detail": TEXT,
         "meter": TEXT,

@@ -22,6 +22,7 @@ from typing import Any
 from cryptography import x509
 
 from api.auth import TOKENS_FILE, TokenRegistry
+from domain.refusals import Refusal
 from domain.service import CarbonAccounts
 from ledger.ledger import Ledger, LedgerConfigError
 from projections.evaluations import Evaluations
@@ -183,7 +184,7 @@ class Platform:
             pending=max(0, stored - integrated),
         )
 
-    def reading_refusals(self) -> Counter[str]:
+    def reading_refusals(self) -> Counter[Refusal]:
         """Readings refused since this process started, by reason."""
         # dict() copies in one step under the GIL; the domain counts from other threads
         return Counter(dict(self.accounts.refusals))

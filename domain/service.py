@@ -35,6 +35,7 @@ from domain.errors import (
     NotFound,
     Overdrawn,
     RequestError,
+    UnsupportedAlgorithm,
 )
 from domain.events import (
     AccountOpened,
@@ -65,6 +66,7 @@ from domain.meters import (
 )
 from domain.methodology import DEFAULT_ADOPTION, FactorTable, Methodology, load_methodologies
 from domain.readings import IncomingReading, parse_reading
+from domain.refusals import Refusal
 from ledger.entry import STREAM_ID, b64, decode_entry
 from ledger.ledger import Ledger
 from ledger.store import NewEvent, StoredEntry, StreamConflict
@@ -138,7 +140,7 @@ class IngestResult:
     position: int
     accepted: bool
     meter: str | None = None
-    reason: str | None = None
+    reason: Refusal | None = None
     detail: str | None = None
     stream: str | None = None
     seq: int | None = None
@@ -171,9 +173,9 @@ class IngestResult:
 class _Pending:
     position: int
     reading: IncomingReading | None = None
-    refusal: tuple[str, str] | None = None  # from parsing
+    refusal: tuple[Refusal, str] | None = None  # from parsing
     key_id: str | None = None  # the key that verified the signature
-    verdict: tuple[str, str] | None = None  # from verification
+    verdict: tuple[Refusal, str] | None = None  # from verification
 
 
 class CarbonAccounts:
@@ -210,7 +212,7 @@ class CarbonAccounts:
         self._accounts: dict[str, AccountState] = {}
         self._lock = threading.Lock()
         self._catch_lock = threading.RLock()
-        self.refusals: Counter[str] = Counter()
+        self.refusals: Counter[Refusal] = Counter()
         self.accepted_readings = 0
 
     def close(self) -> None:
@@ -464,7 +466,8 @@ class CarbonAccounts:
                 if result.accepted:
                     self.accepted_readings += 1
                 else:
-                    self.refusals[result.reason or "unknown"] += 1
+                    assert result.reason is not None
+                    self.refusals[result.reason] += 1
         return results
 
     def _check(self, items: Sequence[object]) -> list[_Pending]:
@@ -490,14 +493,16 @@ class CarbonAccounts:
         evidence = next(iter(item.values()), None) if isinstance(item, dict) else item
         if isinstance(evidence, str) and len(orjson.dumps(evidence)) > MAX_EVIDENCE_BYTES:
             slot.refusal = (
-                "too-large",
+                Refusal.TOO_LARGE,
                 f"a reading's evidence may take at most {MAX_EVIDENCE_BYTES} bytes in its entry",
             )
             return
         try:
             slot.reading = parse_reading(item)
+        except UnsupportedAlgorithm as exc:
+            slot.refusal = (Refusal.UNSUPPORTED_ALGORITHM, str(exc))
         except EvidenceError as exc:
-            slot.refusal = ("malformed", str(exc))
+            slot.refusal = (Refusal.MALFORMED, str(exc))
 
     def _parse_and_verify(self, slots: list[_Pending], items: Sequence[object]) -> None:
         for slot, item in zip(slots, items, strict=True):
@@ -546,14 +551,14 @@ class CarbonAccounts:
             state = states[reading.serial]
             refusal = slot.verdict
             if refusal is None and not state.enrolled:
-                refusal = ("unknown-meter", f"meter {reading.serial!r} is not enrolled")
+                refusal = (Refusal.UNKNOWN_METER, f"meter {reading.serial!r} is not enrolled")
             seq, last_sequences, last_register = running.get(reading.serial, (0, {}, None))
             gap = None
             if refusal is None:
                 last = last_sequences.get(reading.sequence_kind)
                 if last is not None and reading.sequence <= last:
                     refusal = (
-                        "replay",
+                        Refusal.REPLAY,
                         f"meter {reading.serial!r} already reported sequence "
                         f"{reading.sequence_kind}{last}; {reading.sequence_kind}"
                         f"{reading.sequence} is a replay",
@@ -567,7 +572,7 @@ class CarbonAccounts:
                 and reading.register < last_register
             ):
                 refusal = (
-                    "register-backwards",
+                    Refusal.REGISTER_BACKWARDS,
                     f"meter {reading.serial!r} register ran "
                     f"backwards from {last_register} to {reading.register}",
                 )
@@ -578,7 +583,7 @@ class CarbonAccounts:
                 and reading.unit not in CARRIER_UNITS[state.carrier]
             ):
                 refusal = (
-                    "wrong-unit",
+                    Refusal.WRONG_UNIT,
                     f"meter {reading.serial!r} measures {state.carrier}; "
                     f"unit {reading.unit!r} does not fit",
                 )
@@ -602,7 +607,7 @@ class CarbonAccounts:
                         slot.position,
                         False,
                         meter=reading.serial,
-                        reason="key-not-valid",
+                        reason=Refusal.KEY_NOT_VALID,
                         detail=f"key {slot.key_id[:16]}… of meter {reading.serial!r} is not "
                         f"valid at {reading.time.isoformat()}",
                     )
@@ -634,19 +639,19 @@ class CarbonAccounts:
     @staticmethod
     def _verify(
         job: tuple[IncomingReading, MeterState],
-    ) -> tuple[str | None, tuple[str, str] | None]:
+    ) -> tuple[str | None, tuple[Refusal, str] | None]:
         reading, state = job
         candidates = state.keys_valid_at(reading.time)
         if reading.key_id is not None:
             named = state.key(reading.key_id)
             if named is None:
                 return None, (
-                    "bad-signature",
+                    Refusal.BAD_SIGNATURE,
                     f"meter {reading.serial!r} has no key {reading.key_id!r}",
                 )
             candidates = [k for k in candidates if k.key_id == reading.key_id]
             if not candidates:
-                reason = "revoked-key" if named.revoked else "key-not-valid"
+                reason = Refusal.REVOKED_KEY if named.revoked else Refusal.KEY_NOT_VALID
                 return None, (
                     reason,
                     f"key {reading.key_id[:16]}… of meter {reading.serial!r} "
@@ -666,18 +671,23 @@ class CarbonAccounts:
                     reading.verify(key)
                 except EvidenceError:
                     continue
-                reason = "revoked-key" if key.revoked else "key-not-valid"
+                reason = Refusal.REVOKED_KEY if key.revoked else Refusal.KEY_NOT_VALID
                 return None, (
                     reason,
                     f"key {key.key_id[:16]}… of meter {reading.serial!r} was "
                     f"not valid at {reading.time.isoformat()}",
                 )
             return None, (
-                "key-not-valid",
+                Refusal.KEY_NOT_VALID,
                 f"meter {reading.serial!r} had no valid key at {reading.time.isoformat()}",
             )
+        if isinstance(last_error, UnsupportedAlgorithm):
+            return None, (
+                Refusal.UNSUPPORTED_ALGORITHM,
+                f"meter {reading.serial!r}: {last_error}",
+            )
         return None, (
-            "bad-signature",
+            Refusal.BAD_SIGNATURE,
             f"signature does not verify with the key of meter {reading.serial!r}: {last_error}",
         )
 

@@ -600,3 +600,33 @@ def test_the_largest_reading_that_fits_an_entry(platform: CarbonAccounts, ledger
     assert [(r.accepted, r.reason) for r in results] == [(True, None), (False, "too-large")]
     (entry,) = ledger.store.read_stream("meter/BIG-1", after=1)
     assert len(entry.data) <= 65_535 and decode_entry(entry.data).evidence == fits
+
+
+# -- signature algorithms the platform cannot verify -----------------------------------------------
+
+
+def test_algorithms_the_platform_cannot_verify_are_refused_by_name(
+    platform: CarbonAccounts, ledger: Ledger
+) -> None:
+    """Not malformed, and not a bad signature: the answer names the algorithm."""
+    from api.demo import ocmf_record
+
+    signer = enroll(platform, "EV-ALG-1", Algorithm.ECDSA_P256)
+    begin = T0 + timedelta(hours=1)
+    good = ocmf_record(
+        signer, "EV-ALG-1", 1, begin, begin + timedelta(minutes=30), Decimal(1), Decimal(5)
+    )
+    secp192k1 = good.replace('"SA":"ECDSA-secp256r1-SHA256"', '"SA":"ECDSA-secp192k1-SHA256"')
+    rsa = good.replace('"SA":"ECDSA-secp256r1-SHA256"', '"SA":"RSA-PSS-SHA256"')
+    header = base64.urlsafe_b64encode(b'{"alg":"HS256"}').rstrip(b"=").decode()
+    body = reading(enroll(platform, "EM-ALG-1"), "EM-ALG-1", 1).split(".")[1]
+    hs256 = f"{header}.{body}.c2lnbmF0dXJl"
+    results = platform.ingest_readings([secp192k1, rsa, hs256])
+    assert [r.reason for r in results] == ["unsupported-algorithm"] * 3
+    assert "secp192k1" in (results[0].detail or "")
+    assert "RSA-PSS-SHA256" in (results[1].detail or "")
+    assert "HS256" in (results[2].detail or "")
+    assert platform.refusals["unsupported-algorithm"] == 3
+    assert stream_types(ledger, "meter/EV-ALG-1") == ["meter.enrolled/v1"]
+    # The same record with its real algorithm is accepted.
+    assert platform.ingest_readings([good])[0].accepted

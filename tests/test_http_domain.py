@@ -29,6 +29,7 @@ from api.platform import Platform, PlatformConfigError
 from domain.credit_code import make_credit_code
 from domain.jws import sign_jws, sign_jws_document
 from domain.ocmf import load_ocmf_public_key, parse_ocmf, parse_transparency_xml
+from domain.refusals import Refusal
 from hardware_signers.base import Algorithm
 from hardware_signers.software import SoftwareSigner
 from ledger.ledger import Ledger
@@ -404,6 +405,25 @@ def test_openapi_lists_every_route(served: Served) -> None:
         for method, operation in operations.items():
             if "requestBody" in operation:  # bodies are size-limited and typed
                 assert set(operation["responses"]) >= {"413", "415"}, (method, path)
+
+
+def test_refusal_reasons_are_one_list_everywhere(served: Served) -> None:
+    """The answers, the OpenAPI document, /metrics and the README give the same reasons."""
+    reasons = [reason.value for reason in Refusal]
+    document = served.client.get("/openapi.json").json()
+    schemas = orjson.dumps(document).decode()
+    assert f'"enum":{orjson.dumps(reasons).decode()}' in schemas
+    metrics = served.call("GET", "/metrics", token="reader").text
+    listed = [
+        line.split('reason="')[1].split('"')[0]
+        for line in metrics.splitlines()
+        if line.startswith("carbonledger_readings_refused_total{")
+    ]
+    assert sorted(listed) == sorted(reasons)
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    rows = [line.strip() for line in readme.splitlines() if line.strip().startswith("| `")]
+    documented = {row.split("`")[1]: row.split("|")[2].strip() for row in rows}
+    assert {r: documented.get(r) for r in reasons} == {r.value: r.description for r in Refusal}
 
 
 # -- accounts, claims, points ---------------------------------------------------------------------

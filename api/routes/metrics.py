@@ -15,20 +15,11 @@ from starlette.routing import Route
 
 from api.auth import READ, require
 from api.platform import Platform
+from domain.refusals import Refusal
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-# Reported at 0 before the first occurrence, so that rates and alerts see every series.
-KNOWN_REFUSALS = (
-    "bad-signature",
-    "key-not-valid",
-    "malformed",
-    "register-backwards",
-    "replay",
-    "revoked-key",
-    "too-large",
-    "unknown-meter",
-    "wrong-unit",
-)
+# Every reason is reported, at 0 before its first occurrence, so that rates and alerts see it.
+KNOWN_REFUSALS = tuple(Refusal)
 
 
 def _label(value: str) -> str:
@@ -72,7 +63,7 @@ def exposition(platform: Platform, now: float) -> str:
         "Signed readings refused by this process, by reason.",
     )
     refusals = platform.reading_refusals()
-    for reason in sorted(set(KNOWN_REFUSALS) | set(refusals)):
+    for reason in sorted(KNOWN_REFUSALS):
         out.sample("carbonledger_readings_refused_total", refusals[reason], {"reason": reason})
 
     ledger = platform.ledger
